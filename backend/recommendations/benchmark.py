@@ -1,0 +1,129 @@
+"""Recommender latency: a 20-track playlist from the active catalogue, p50/p95/p99 in ms.
+
+Two figures: `scoring` (the numpy path builder on the per-process cached matrix, including
+the cache's version check) and `service` (backend.recommendations.services.build_playlist end
+to end: history, mood, scoring, storing the Recommendation and its 20 items), the latter in a
+transaction rolled back at the end so the database is left as it was. Prints one JSON line.
+
+    DATABASE_URL=postgres://... python manage.py benchmark_recommender [--import] [--runs 200]
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+
+from backend.recommendations import scoring, selectors, services
+from backend.recommendations.mood_model import songs_dir
+
+GOALS = ("calm", "uplift", "energise", "maintain")
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1000.0
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "mean_ms": round(float(ms.mean()), 2),
+    }
+
+
+def ensure_catalogue(path: Path | None = None) -> None:
+    from backend.catalogue.services import import_tracks
+
+    path = path or songs_dir() / "spotify_songs.csv.gz"
+    with path.open("rb") as stream:
+        import_tracks(stream=stream, filename=path.name, size=path.stat().st_size)
+
+
+def run(*, runs: int = 200, length: int = 20, seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    selectors._cache.update(version=None, catalogue=None)
+    started = time.perf_counter()
+    catalogue = selectors.active_catalogue()
+    cold = time.perf_counter() - started
+    if len(catalogue) < length:
+        raise RuntimeError("the active catalogue is too small: run with --import")
+    starts = rng.uniform(-1, 1, size=(runs, 2))
+    goals = rng.choice(GOALS, size=runs)
+    for i in range(5):  # warm-up
+        scoring.build_playlist(catalogue, start=tuple(starts[i]), goal=goals[i], length=length)
+    scoring_times, scoring_cpu = [], []
+    for start, goal in zip(starts, goals, strict=True):
+        t0, c0 = time.perf_counter(), time.process_time()
+        plan = scoring.build_playlist(
+            selectors.active_catalogue(), start=(start[0], start[1]), goal=str(goal), length=length
+        )
+        scoring_times.append(time.perf_counter() - t0)
+        scoring_cpu.append(time.process_time() - c0)
+        if len(plan.picks) != length:
+            raise RuntimeError(f"got {len(plan.picks)} tracks, wanted {length}")
+    service_times = _service_times(starts, goals, length)
+    return {
+        "benchmark": "recommender",
+        "playlist_length": length,
+        "catalogue_active_tracks": len(catalogue),
+        "runs": runs,
+        "cold_load_ms": round(cold * 1000, 1),
+        "scoring": _percentiles(scoring_times),
+        # this process's CPU time: what the wall time would be on an otherwise idle machine
+        "scoring_cpu": _percentiles(scoring_cpu),
+        "service": _percentiles(service_times),
+        "target_p95_ms": 50,
+        "device": {"cpu": _cpu(), "cores": os.cpu_count(), "machine": platform.machine()},
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "database": connection.vendor,
+        "commit": _commit(),
+    }
+
+
+def _service_times(starts: np.ndarray, goals: np.ndarray, length: int) -> list[float]:
+    from backend.accounts.models import Role, User
+    from backend.therapy.models import TherapySession
+
+    times = []
+    with transaction.atomic():
+        patient = User.objects.create(username="benchmark-recommender", role=Role.PATIENT)
+        for start, goal in zip(starts, goals, strict=True):
+            session = TherapySession.objects.create(
+                patient=patient, goal=str(goal), mood_valence=start[0], mood_arousal=start[1]
+            )
+            t0 = time.perf_counter()
+            services.build_playlist(session=session, length=length)
+            times.append(time.perf_counter() - t0)
+        transaction.set_rollback(True)  # leave the database as it was
+    return times

@@ -1,0 +1,215 @@
+"""Reads for the recommender: the cached catalogue matrix, a patient's history, the mood.
+
+The active catalogue (about 28k tracks) is loaded once per process into numpy arrays and kept
+until the catalogue changes: every request compares max(updated_at), max(id) of the track
+table with the cached version (one query answered from two indexes), and reloads only when it
+moved. Every catalogue write bumps updated_at (backend.catalogue.services); tracks are never
+hard-deleted by the product (deactivation is a write), so this version sees every change.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from backend.accounts.models import User
+from backend.catalogue.models import Track
+from backend.recommendations.models import (
+    FeedbackKind,
+    Recommendation,
+    TrackFeedback,
+)
+from backend.recommendations.mood_model import MOODS
+from backend.recommendations.scoring import Catalogue, History
+from backend.therapy import selectors as therapy_selectors
+from backend.therapy.models import EmotionReading, MoodCheckIn, TherapySession
+
+RECENT_WINDOW = timedelta(days=30)
+READINGS_FALLBACK = 10  # primary readings averaged when the session has no smoothed mood yet
+_lock = threading.Lock()
+_cache: dict[str, Any] = {"version": None, "catalogue": None}
+
+
+def catalogue_version() -> tuple[int | None, datetime | None]:
+    row = Track.objects.aggregate(last_id=Max("id"), latest=Max("updated_at"))
+    return row["last_id"], row["latest"]
+
+
+CATALOGUE_COLUMNS = (
+    "id",
+    "mood_valence",
+    "mood_arousal",
+    "tempo",
+    "energy",
+    "artist",
+    "mood_region",
+)
+
+
+def _load() -> Catalogue:
+    rows = list(Track.objects.filter(is_active=True).order_by("id").values_list(*CATALOGUE_COLUMNS))
+    artists: dict[str, int] = {}
+    codes = []
+    for i, row in enumerate(rows):
+        name = row[5].strip().lower()
+        # An unknown artist is its own artist, never "the same" as another unknown one.
+        codes.append(artists.setdefault(name, len(artists)) if name else -1 - i)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 7
+    return Catalogue(
+        ids=np.array(columns[0], dtype=np.int64),
+        valence=np.array(columns[1], dtype=np.float64),
+        arousal=np.array(columns[2], dtype=np.float64),
+        tempo=np.array(columns[3], dtype=np.float64),
+        energy=np.array(columns[4], dtype=np.float64),
+        artist=np.array(codes, dtype=np.int64),
+        region=np.array([MOODS.index(r) for r in columns[6]], dtype=np.int64),
+    )
+
+
+def active_catalogue() -> Catalogue:
+    """The active catalogue's arrays, reloaded only when the track table changed."""
+    version = catalogue_version()
+    with _lock:
+        if _cache["version"] != version or _cache["catalogue"] is None:
+            _cache["catalogue"], _cache["version"] = _load(), version
+        catalogue: Catalogue = _cache["catalogue"]
+        return catalogue
+
+
+@dataclass(frozen=True)
+class Mood:
+    valence: float
+    arousal: float
+    source: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class FeedbackState:
+    history: History
+    last_played: int | None  # track id of the last track played or skipped in this session
+    played_order: tuple[tuple[int, str], ...]  # (track id, played|skipped) in this session
+    track_checkin: Mood | None  # the latest check-in after a track in this session
+
+
+def feedback_state(*, patient_id: int, session_id: int) -> FeedbackState:
+    """Everything the recommender needs from the patient's feedback, in one query.
+
+    Likes/dislikes: the latest verdict per track wins. Played or skipped in this session:
+    excluded from the rest of it; in earlier sessions within RECENT_WINDOW: "recent" (a small
+    penalty)."""
+    verdicts: dict[int, str] = {}
+    skipped: set[int] = set()
+    recent: set[int] = set()
+    played: set[int] = set()
+    last_played: int | None = None
+    played_order: dict[int, str] = {}
+    checkin: Mood | None = None
+    recent_since = timezone.now() - RECENT_WINDOW
+    rows = (
+        TrackFeedback.objects.filter(patient_id=patient_id)
+        .order_by("created_at", "id")
+        .values_list("track_id", "kind", "session_id", "valence", "arousal", "created_at")
+    )
+    for track_id, kind, session, valence, arousal, created_at in rows:
+        if kind in (FeedbackKind.LIKED, FeedbackKind.DISLIKED):
+            verdicts[track_id] = kind
+        elif kind == FeedbackKind.SKIPPED:
+            skipped.add(track_id)
+        if kind in (FeedbackKind.PLAYED, FeedbackKind.SKIPPED):
+            if session == session_id:
+                played.add(track_id)
+            elif created_at >= recent_since:
+                recent.add(track_id)
+            if session == session_id:
+                last_played = track_id
+                played_order.setdefault(track_id, kind)
+        if session == session_id and valence is not None and arousal is not None:
+            checkin = Mood(valence, arousal, "track_checkin", created_at)
+    history = History(
+        liked=frozenset(t for t, k in verdicts.items() if k == FeedbackKind.LIKED),
+        disliked=frozenset(t for t, k in verdicts.items() if k == FeedbackKind.DISLIKED),
+        skipped=frozenset(skipped),
+        recent=frozenset(recent - played),
+        played=frozenset(played),
+    )
+    return FeedbackState(
+        history=history,
+        last_played=last_played,
+        played_order=tuple(played_order.items()),
+        track_checkin=checkin,
+    )
+
+
+def patient_history(*, patient_id: int, session_id: int) -> History:
+    return feedback_state(patient_id=patient_id, session_id=session_id).history
+
+
+_UNKNOWN = Mood(0.0, 0.0, "default", None)
+
+
+def current_mood(session: TherapySession, track_checkin: Mood | None = _UNKNOWN) -> Mood:
+    """The most recent of: the session's smoothed facial mood (or, before the worker has
+    smoothed any, the mean of its last READINGS_FALLBACK primary readings), a check-in in this
+    session, a check-in after a track. Neutral (0, 0) when nothing is known yet."""
+    candidates: list[Mood] = []
+    if session.mood_valence is not None and session.mood_arousal is not None:
+        candidates.append(
+            Mood(
+                session.mood_valence,
+                session.mood_arousal,
+                "face",
+                session.mood_updated_at,
+            )
+        )
+    else:
+        recent = list(
+            EmotionReading.objects.filter(session=session, is_primary=True)
+            .order_by("-captured_at")
+            .values_list("valence", "arousal", "captured_at")[:READINGS_FALLBACK]
+        )
+        if recent:  # the worker has not smoothed them into the session yet
+            candidates.append(
+                Mood(
+                    sum(r[0] for r in recent) / len(recent),
+                    sum(r[1] for r in recent) / len(recent),
+                    "face",
+                    recent[0][2],
+                )
+            )
+    checkin = MoodCheckIn.objects.filter(session=session).order_by("-created_at").first()
+    if checkin is not None:
+        candidates.append(Mood(checkin.valence, checkin.arousal, "checkin", checkin.created_at))
+    if track_checkin is _UNKNOWN:  # not looked up by the caller: look it up
+        track_checkin = feedback_state(
+            patient_id=session.patient_id, session_id=session.pk
+        ).track_checkin
+    if track_checkin is not None:
+        candidates.append(track_checkin)
+    if not candidates:
+        return Mood(0.0, 0.0, "default", None)
+    return max(candidates, key=lambda m: m.at.timestamp() if m.at else 0.0)
+
+
+def current_recommendation(session: TherapySession) -> Recommendation | None:
+    return session.recommendations.order_by("-created_at", "-id").first()
+
+
+def visible_session(user: User, session_id: int) -> TherapySession | None:
+    return therapy_selectors.visible_sessions(user).filter(pk=session_id).first()
+
+
+def items_with_tracks(recommendation: Recommendation) -> QuerySet[Any]:
+    return recommendation.items.select_related("track").order_by("position")
+
+
+def latest_feedback(session_id: int) -> dict[int, str]:
+    """track id -> the latest feedback kind in the session."""
+    rows = TrackFeedback.objects.filter(session_id=session_id).order_by("created_at", "id")
+    return dict(rows.values_list("track_id", "kind"))

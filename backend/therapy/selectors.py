@@ -1,0 +1,44 @@
+"""Who may read what: every therapy query starts from these scoped querysets.
+
+Patients see their own data; therapists the data of their currently assigned patients;
+nobody else (admins included, unless assigned as a therapist) sees mood data.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from backend.accounts.models import Assignment, User
+from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
+
+
+def visible_patient_ids(user: User) -> QuerySet[Assignment] | list[int]:
+    if not user.is_authenticated:
+        return []
+    if user.is_patient:
+        return [user.pk]
+    return Assignment.objects.active().filter(therapist=user).values_list("patient", flat=True)
+
+
+def can_view_patient(user: User, patient_id: int) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.pk == patient_id and user.is_patient:
+        return True
+    return user.is_current_therapist_of(patient_id)
+
+
+def visible_sessions(user: User) -> QuerySet[TherapySession]:
+    return TherapySession.objects.filter(patient__in=visible_patient_ids(user))
+
+
+def visible_frames(user: User) -> QuerySet[Frame]:
+    return Frame.objects.filter(session__patient__in=visible_patient_ids(user))
+
+
+def visible_readings(user: User) -> QuerySet[EmotionReading]:
+    return EmotionReading.objects.filter(patient__in=visible_patient_ids(user))
+
+
+def visible_checkins(user: User) -> QuerySet[MoodCheckIn]:
+    return MoodCheckIn.objects.filter(patient__in=visible_patient_ids(user))

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from backend.therapy.models import (
+    EMOTIONS,
+    CheckInPhase,
+    EmotionReading,
+    Frame,
+    MoodCheckIn,
+    TherapySession,
+)
+
+
+class TherapySessionSerializer(serializers.ModelSerializer[TherapySession]):
+    patient_username = serializers.CharField(source="patient.username", read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = TherapySession
+        fields = [
+            "id",
+            "patient",
+            "patient_username",
+            "goal",
+            "started_at",
+            "ended_at",
+            "notes",
+            "is_active",
+            "mood_valence",
+            "mood_arousal",
+            "mood_distribution",
+            "mood_updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "patient",
+            "started_at",
+            "ended_at",
+            "mood_valence",
+            "mood_arousal",
+            "mood_distribution",
+            "mood_updated_at",
+        ]
+
+
+class FrameUploadSerializer(serializers.Serializer[None]):
+    image = serializers.FileField(allow_empty_file=True)
+    captured_at = serializers.DateTimeField(required=False)
+
+
+class FrameSerializer(serializers.ModelSerializer[Frame]):
+    class Meta:
+        model = Frame
+        fields = [
+            "id",
+            "session",
+            "captured_at",
+            "uploaded_at",
+            "status",
+            "error",
+            "width",
+            "height",
+            "processed_at",
+            "model_version",
+        ]
+        read_only_fields = fields
+
+
+class EmotionReadingSerializer(serializers.ModelSerializer[EmotionReading]):
+    box = serializers.SerializerMethodField()
+    probabilities = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EmotionReading
+        fields = [
+            "id",
+            "frame",
+            "session",
+            "captured_at",
+            "face_index",
+            "is_primary",
+            "box",
+            "landmarks",
+            "detection_score",
+            "probabilities",
+            "emotion",
+            "confidence",
+            "valence",
+            "arousal",
+            "model_version",
+        ]
+        read_only_fields = fields
+
+    def get_box(self, reading: EmotionReading) -> list[float]:
+        return [reading.box_x1, reading.box_y1, reading.box_x2, reading.box_y2]
+
+    def get_probabilities(self, reading: EmotionReading) -> dict[str, float]:
+        return {e: getattr(reading, f"p_{e}") for e in EMOTIONS}
+
+
+class MoodCheckInSerializer(serializers.ModelSerializer[MoodCheckIn]):
+    valence = serializers.FloatField(min_value=-1.0, max_value=1.0)
+    arousal = serializers.FloatField(min_value=-1.0, max_value=1.0)
+    phase = serializers.ChoiceField(choices=CheckInPhase.choices)
+
+    class Meta:
+        model = MoodCheckIn
+        fields = [
+            "id",
+            "patient",
+            "session",
+            "phase",
+            "valence",
+            "arousal",
+            "word",
+            "note",
+            "created_at",
+        ]
+        read_only_fields = ["id", "patient", "created_at"]
+
+    def validate_session(self, session: Any) -> Any:
+        request = self.context["request"]
+        if session is not None and session.patient_id != request.user.pk:
+            raise serializers.ValidationError("session not found")
+        return session

@@ -1,0 +1,129 @@
+"""Writes for therapy: sessions, frame uploads, check-ins, readings from the worker."""
+
+from __future__ import annotations
+
+import errno
+import uuid
+from datetime import datetime
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+
+from backend.accounts.models import User
+from backend.common import jobs
+from backend.common.errors import ApplicationError
+from backend.therapy.models import CheckInPhase, Frame, MoodCheckIn, TherapySession
+from backend.therapy.uploads import CleanImage
+
+
+def start_session(*, patient: User, goal: str, notes: str = "") -> TherapySession:
+    if not patient.is_patient:
+        raise ApplicationError(
+            "only patients start therapy sessions",
+            status_code=status.HTTP_403_FORBIDDEN,
+            code="forbidden",
+        )
+    return TherapySession.objects.create(patient=patient, goal=goal, notes=notes)
+
+
+def end_session(*, session: TherapySession) -> TherapySession:
+    if session.ended_at is None:
+        session.ended_at = timezone.now()
+        session.save(update_fields=["ended_at"])
+    return session
+
+
+def accept_frame(
+    *, session: TherapySession, image: CleanImage, captured_at: datetime | None = None
+) -> Frame:
+    """Store a validated frame and queue its analysis once the row is committed."""
+    if session.ended_at is not None:
+        raise ApplicationError(
+            "this session has ended", code="session_ended", status_code=status.HTTP_409_CONFLICT
+        )
+    if not session.patient.has_active_consent():
+        raise ApplicationError(
+            "consent to camera-based emotion analysis is needed before frames are accepted",
+            code="consent_required",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    frame = Frame(
+        session=session,
+        captured_at=captured_at or timezone.now(),
+        content_hash=image.content_hash,
+        width=image.width,
+        height=image.height,
+    )
+    _store_image(frame, image.jpeg)
+    try:
+        with transaction.atomic():
+            frame.save()
+            jobs.enqueue(jobs.ANALYSE_FRAME, frame.pk)
+    except jobs.BrokerUnavailable as exc:
+        # The row committed but its task could not be queued: undo both, so that every
+        # accepted (202) frame has a message and a refused one leaves nothing behind.
+        Frame.objects.filter(pk=frame.pk).delete()
+        frame.image.delete(save=False)
+        raise ApplicationError(
+            "the analysis queue is unavailable, please retry shortly",
+            code="broker_unavailable",
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        ) from exc
+    except BaseException:
+        frame.image.delete(save=False)  # the row is gone: leave no orphan file behind
+        raise
+    return frame
+
+
+def _store_image(frame: Frame, jpeg: bytes) -> None:
+    """Write the frame's file; a full or failing disk is a clear 507/503 with nothing left."""
+    name = frame.image.field.generate_filename(frame, f"{uuid.uuid4().hex}.jpg")
+    try:
+        frame.image.save(name.rsplit("/", 1)[-1], ContentFile(jpeg), save=False)
+    except OSError as exc:
+        frame.image.storage.delete(name)  # remove whatever part of the file was written
+        if exc.errno == errno.ENOSPC:
+            raise ApplicationError(
+                "the server has no room to store frames right now; please try again later",
+                code="storage_full",
+                status_code=status.HTTP_507_INSUFFICIENT_STORAGE,
+            ) from exc
+        raise ApplicationError(
+            "frame storage is unavailable right now; please try again later",
+            code="storage_unavailable",
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        ) from exc
+
+
+def record_checkin(
+    *,
+    patient: User,
+    session: TherapySession | None,
+    phase: str,
+    valence: float,
+    arousal: float,
+    word: str = "",
+    note: str = "",
+) -> MoodCheckIn:
+    """One before/after check-in per session (a second one replaces the first)."""
+    if session is None:
+        if phase != CheckInPhase.STANDALONE:
+            raise ApplicationError("a before/after check-in belongs to a session")
+        return MoodCheckIn.objects.create(
+            patient=patient, phase=phase, valence=valence, arousal=arousal, word=word, note=note
+        )
+    if session.patient_id != patient.pk:
+        raise ApplicationError(
+            "session not found", status_code=status.HTTP_404_NOT_FOUND, code="not_found"
+        )
+    if phase == CheckInPhase.STANDALONE:
+        raise ApplicationError("a check-in inside a session is 'before' or 'after'")
+    checkin, _ = MoodCheckIn.objects.update_or_create(
+        patient=patient,
+        session=session,
+        phase=phase,
+        defaults={"valence": valence, "arousal": arousal, "word": word, "note": note},
+    )
+    return checkin

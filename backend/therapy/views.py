@@ -1,0 +1,194 @@
+"""Therapy API: sessions, frame upload and status, readings, check-ins. Thin: reads go
+through selectors (scoped to the requester), writes through services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+
+from backend.accounts.permissions import IsPatient
+from backend.common.errors import ApplicationError
+from backend.therapy import selectors, services
+from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
+from backend.therapy.serializers import (
+    EmotionReadingSerializer,
+    FrameSerializer,
+    FrameUploadSerializer,
+    MoodCheckInSerializer,
+    TherapySessionSerializer,
+)
+from backend.therapy.uploads import read_upload, validate_image
+
+
+class UploadThrottle(UserRateThrottle):
+    scope = "uploads"
+
+
+class ReadingPagination(PageNumberPagination):
+    page_size = 200
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def _parse_time(request: Request, name: str) -> Any:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    value = parse_datetime(raw.replace(" ", "+"))
+    if value is None:
+        raise ApplicationError(f"{name} must be an ISO 8601 date-time, got {raw!r}")
+    return value
+
+
+class TherapySessionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[TherapySession],
+):
+    serializer_class = TherapySessionSerializer
+    filterset_fields = ["patient", "goal"]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[TherapySession]:
+        return (
+            selectors.visible_sessions(self.request.user)
+            .select_related("patient")
+            .order_by("-started_at")
+        )
+
+    def get_permissions(self) -> list[Any]:
+        if self.action in ("create", "end") or (
+            self.action == "frames" and self.request.method == "POST"
+        ):
+            return [IsPatient()]
+        return super().get_permissions()
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.start_session(
+            patient=self.request.user,
+            goal=serializer.validated_data.get("goal", "calm"),
+            notes=serializer.validated_data.get("notes", ""),
+        )
+
+    def perform_update(self, serializer: Any) -> None:
+        if self.request.user.pk != serializer.instance.patient_id:
+            serializer.validated_data.pop("goal", None)  # therapists edit notes only
+        serializer.save()
+
+    @extend_schema(request=None, responses=TherapySessionSerializer)
+    @action(detail=True, methods=["post"])
+    def end(self, request: Request, pk: str | None = None) -> Response:
+        session = self._own_session()
+        return Response(self.get_serializer(services.end_session(session=session)).data)
+
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": FrameUploadSerializer},
+        responses={202: FrameSerializer},
+        summary="Upload one frame (JPEG, PNG or WebP) for emotion analysis",
+    )
+    @extend_schema(
+        methods=["GET"],
+        responses=FrameSerializer(many=True),
+        summary="Frames of the session, newest first",
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser, FormParser],
+        throttle_classes=[UploadThrottle],
+    )
+    def frames(self, request: Request, pk: str | None = None) -> Response:
+        if request.method == "GET":
+            frames = self.get_object().frames.order_by("-captured_at")
+            page = self.paginate_queryset(frames)
+            return self.get_paginated_response(FrameSerializer(page, many=True).data)
+        session = self._own_session()
+        form = FrameUploadSerializer(data=request.data)
+        if not form.is_valid():
+            if "image" in form.errors:
+                read_upload(None)
+            form.is_valid(raise_exception=True)
+        image = validate_image(read_upload(request.FILES.get("image")))
+        frame = services.accept_frame(
+            session=session, image=image, captured_at=form.validated_data.get("captured_at")
+        )
+        return Response(FrameSerializer(frame).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="captured after"),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="captured at or before"),
+            OpenApiParameter("primary", OpenApiTypes.BOOL, description="largest face only"),
+        ],
+        responses=EmotionReadingSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], pagination_class=ReadingPagination)
+    def readings(self, request: Request, pk: str | None = None) -> Response:
+        session = self.get_object()
+        readings: QuerySet[EmotionReading] = session.readings.order_by("captured_at", "id")
+        if (since := _parse_time(request, "since")) is not None:
+            readings = readings.filter(captured_at__gt=since)
+        if (until := _parse_time(request, "until")) is not None:
+            readings = readings.filter(captured_at__lte=until)
+        if request.query_params.get("primary") in ("1", "true"):
+            readings = readings.filter(is_primary=True)
+        page = self.paginate_queryset(readings)
+        return self.get_paginated_response(EmotionReadingSerializer(page, many=True).data)
+
+    def _own_session(self) -> TherapySession:
+        session = self.get_object()
+        if session.patient_id != self.request.user.pk:
+            raise PermissionDenied("only the patient can do this in their session")
+        return session
+
+
+class FrameViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Frame]):
+    serializer_class = FrameSerializer
+
+    def get_queryset(self) -> QuerySet[Frame]:
+        return selectors.visible_frames(self.request.user)
+
+
+class MoodCheckInViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[MoodCheckIn],
+):
+    serializer_class = MoodCheckInSerializer
+    filterset_fields = ["session", "phase", "patient"]
+
+    def get_queryset(self) -> QuerySet[MoodCheckIn]:
+        return selectors.visible_checkins(self.request.user).order_by("-created_at")
+
+    def get_permissions(self) -> list[Any]:
+        if self.action == "create":
+            return [IsPatient()]
+        return super().get_permissions()
+
+    def perform_create(self, serializer: Any) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.record_checkin(
+            patient=self.request.user,
+            session=data.get("session"),
+            phase=data["phase"],
+            valence=data["valence"],
+            arousal=data["arousal"],
+            word=data.get("word", ""),
+            note=data.get("note", ""),
+        )

@@ -1,0 +1,110 @@
+// The session playlist (recommendations API): title, artist, why it was chosen, a link to
+// listen, like / skip / dislike. A dislike may rebuild the playlist; the server says so.
+
+import { api, el, isMissing, toast } from "./api.js";
+
+// GET /api/sessions/{id}/playlist -> {id, tracks: [{id, position, track: {...}, reason}]}
+export function entries(data) {
+  const list = Array.isArray(data) ? data : data.tracks || data.results || [];
+  return list.map((item) => ({ rec: item, track: item.track && typeof item.track === "object"
+    ? item.track : item }));
+}
+
+export function listenUrl(track) {
+  if (track.external_url) return track.external_url;
+  return track.external_id
+    ? `https://open.spotify.com/track/${encodeURIComponent(track.external_id)}` : null;
+}
+
+const KINDS = [["like", "liked", "Like"], ["skip", "skipped", "Skip"],
+  ["dislike", "disliked", "Dislike"]];
+
+export class Playlist {
+  // onChange(data) is called with each playlist shown (its target is the goal's point).
+  constructor(sessionId, list, status, { readOnly = false, onChange = null } = {}) {
+    this.onChange = onChange;
+    this.sessionId = sessionId;
+    this.list = list;
+    this.status = status;
+    this.readOnly = readOnly;
+    this.available = true;
+    this.requested = false;
+    this.signature = "";
+    this.feedback = {};  // track id -> latest kind given on this page
+  }
+
+  async refresh() {
+    if (!this.available) return;
+    let data;
+    try {
+      data = await api(`/api/sessions/${this.sessionId}/playlist`);
+      if (data.id === null && !this.readOnly && !this.requested) {
+        // none yet: build the first one now from the check-in (the worker adapts it later)
+        this.requested = true;
+        data = await api(`/api/sessions/${this.sessionId}/playlist`, { method: "POST", body: {} });
+      }
+    } catch (err) {
+      if (isMissing(err) && !err.code) {
+        this.available = false;
+        this.status.textContent = "The playlist service is not available on this server yet.";
+        return;
+      }
+      this.status.textContent = `Playlist unavailable: ${err.message}`;
+      return;
+    }
+    this.render(data);
+  }
+
+  render(data) {
+    this.data = data;
+    const items = entries(data);
+    const signature = JSON.stringify([data.id, items.map((i) => i.track.id), this.feedback]);
+    if (signature === this.signature) return;
+    this.signature = signature;
+    if (this.onChange) this.onChange(data);
+    for (const { rec, track } of items) {
+      if (rec.feedback && !this.feedback[track.id]) this.feedback[track.id] = rec.feedback;
+    }
+    this.status.textContent = items.length
+      ? `${items.length} tracks, from your current mood towards your goal${
+        data.trigger ? ` (updated: ${data.trigger})` : ""}.`
+      : data.id === null ? "No tracks yet: they appear once your mood is known."
+        : "No tracks matched this mood and goal (the catalogue may be empty).";
+    this.list.replaceChildren(...items.map((item) => this.row(item)));
+  }
+
+  row({ rec, track }) {
+    const url = listenUrl(track);
+    const given = this.feedback[track.id];
+    const li = el("li", { "data-track": track.id },
+      el("span", { class: "track" }, el("strong", { text: track.title }), " — ", track.artist,
+        rec.reason ? el("small", { class: "muted reason" }, el("br"), rec.reason) : null),
+      url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer",
+        onclick: () => { if (!this.readOnly) this.send(track, "play", { quiet: true }); } },
+      "Listen", el("span", { class: "sr-only" }, ` to ${track.title} (opens a new tab)`)) : null);
+    if (!this.readOnly) {
+      for (const [kind, stored, label] of KINDS) {
+        li.append(el("button", {
+          type: "button", class: "secondary", "aria-pressed": given === stored ? "true" : "false",
+          "aria-label": `${label}: ${track.title}`, onclick: () => this.send(track, kind),
+        }, label));
+      }
+    } else if (given) {
+      li.append(el("span", { class: "badge", text: given }));
+    }
+    return li;
+  }
+
+  async send(track, kind, { quiet = false } = {}) {
+    try {
+      const result = await api(`/api/sessions/${this.sessionId}/feedback`, {
+        method: "POST", body: { track: track.id, kind },
+      });
+      this.feedback[track.id] = result.feedback.kind;
+      if (!quiet) toast(`“${track.title}”: ${result.feedback.kind}.`);
+      this.render(result.playlist || this.data);  // new feedback changes the signature
+    } catch (err) {
+      if (!quiet) toast(`Could not save feedback: ${err.message}`);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+"""CPU/GPU speed of the ml components, as the product runs them. Prints ONE JSON line.
+
+    python -m ml.benchmark --json
+    python -m ml.benchmark --json --only classifier --threads 2
+
+Output: {"device", "cpu_model", "torch", "commit", "threads", "<section>": {...}, ...}.
+Each section is a function `(args) -> dict` listed in SECTIONS; to benchmark another component
+(e.g. "detector", "pipeline") write `def detector_section(args) -> dict` and append
+("detector", detector_section) to SECTIONS. Timings warm up first, synchronise CUDA, and report
+medians. This is a measurement tool: no test asserts on its numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml.bench_detector import detector_section, pipeline_section
+from ml.checkpoint import DEFAULT_CHECKPOINT, git_commit, load_classifier
+from ml.timing import timed
+
+
+def classifier_on(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
+    clf = load_classifier(args.checkpoint, device)
+    rng = np.random.default_rng(0)
+    one = rng.integers(0, 256, (1, clf.input_size, clf.input_size), dtype=np.uint8)
+    batch = rng.integers(0, 256, (256, clf.input_size, clf.input_size), dtype=np.uint8)
+    t1 = timed(lambda: clf.predict_proba(one), device, args.repeats * 5, warmup=20)
+    t256 = timed(lambda: clf.predict_proba(batch), device, args.repeats, warmup=3)
+    return {
+        "checkpoint_version": clf.version,
+        "bf16": clf.use_bf16,
+        "batch_1_ms": round(statistics.median(t1) * 1000, 3),
+        "batch_1_p90_ms": round(sorted(t1)[int(0.9 * len(t1))] * 1000, 3),
+        "batch_256_images_per_s": round(256 / statistics.median(t256), 1),
+    }
+
+
+def classifier_section(args: argparse.Namespace) -> dict[str, Any]:
+    """load_classifier(...).predict_proba on random 48x48 faces: batch 1 latency, batch 256 rate."""
+    result = classifier_on(torch.device("cpu"), args)
+    if torch.cuda.is_available():
+        result["cuda"] = classifier_on(torch.device("cuda"), args)
+    return result
+
+
+# (name, function) pairs; append new sections here.
+SECTIONS: list[tuple[str, Callable[[argparse.Namespace], dict[str, Any]]]] = [
+    ("classifier", classifier_section),
+    ("detector", detector_section),
+    ("pipeline", pipeline_section),
+]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="one JSON line (the default output too)")
+    ap.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--only", action="append", help="run only these sections (repeatable)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    result: dict[str, Any] = {
+        "device": "cuda+cpu" if torch.cuda.is_available() else "cpu",
+        "cpu_model": cpu_model(),
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "commit": git_commit(),
+        "threads": torch.get_num_threads(),
+        # other processes on a shared machine slow every figure down; record how busy it was
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+    for name, section in SECTIONS:
+        if not args.only or name in args.only:
+            result[name] = section(args)
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Shared test configuration: data paths from ../shared (overridable by env var)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return SHARED_DATA
+
+
+@pytest.fixture
+def wsgi_in_test_transaction(db: None) -> Iterator[None]:
+    """Requests sent straight to the WSGI app (the API fuzzers) run inside the test's
+    transaction, so Django must not close the connection at the end of each request (its own
+    test client disconnects the same handlers)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)

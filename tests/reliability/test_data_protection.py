@@ -1,0 +1,220 @@
+"""Data protection: a patient's data export and erasure (admin only, audited, covering the same
+rows), and the retention of raw frames (purge_frames)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from backend.accounts.models import ConsentRecord, User
+from backend.reports.models import AuditLog
+from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
+from tests.backend.conftest import image_bytes, make_checkin, make_reading, make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def _frame_with_image(session: TherapySession, *, status: str = "done", age_days: float = 0):
+    frame = Frame(session=session, content_hash="1" * 64, width=64, height=48, status=status)
+    frame.image.save("kept.jpg", ContentFile(image_bytes()), save=False)
+    frame.save()
+    when = timezone.now() - timedelta(days=age_days)
+    Frame.objects.filter(pk=frame.pk).update(
+        uploaded_at=when, processed_at=when if status != "queued" else None
+    )
+    return Frame.objects.get(pk=frame.pk)
+
+
+def _patient_data(patient: User) -> TherapySession:
+    session = make_session(patient, notes="private note")
+    make_reading(session)
+    make_checkin(session, "before")
+    _frame_with_image(session)
+    return session
+
+
+def test_admin_exports_every_row_of_the_patient_and_no_one_elses(  # type: ignore[no-untyped-def]
+    patient, other_patient, therapist, admin_user, client_for
+):
+    _patient_data(patient)
+    _patient_data(other_patient)
+    Token.objects.create(user=patient)
+    response = client_for(admin_user).get(f"/api/users/{patient.pk}/export")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    document = json.loads(archive.read("export.json"))
+    data = document["data"]
+    assert [r["pk"] for r in data["accounts.user"]] == [patient.pk]
+    assert "password" not in data["accounts.user"][0]["fields"]
+    assert data["authtoken.token"][0]["pk"] is None, "the token itself is a secret"
+    assert len(data["therapy.therapysession"]) == 1
+    assert data["therapy.therapysession"][0]["fields"]["notes"] == "private note"
+    assert len(data["therapy.emotionreading"]) == 1
+    assert len(data["therapy.moodcheckin"]) == 1
+    assert len(data["accounts.consentrecord"]) == 1
+    assert len(data["accounts.assignment"]) == 1
+    frames = [n for n in archive.namelist() if n.startswith("frames/")]
+    assert len(frames) == 1 and archive.read(frames[0])[:3] == b"\xff\xd8\xff"
+    exported_patients = {
+        r["fields"].get("patient")
+        for rows in data.values()
+        for r in rows
+        if "patient" in r["fields"]
+    }
+    assert exported_patients == {patient.pk}
+    audit = AuditLog.objects.get(action="data_export")
+    assert (audit.actor, audit.patient, audit.patient_username) == (admin_user, patient, "pat")
+
+
+@pytest.mark.parametrize("who", ["patient", "therapist", "other_patient", None])
+def test_only_admins_can_export_or_erase(who, request, patient, client_for):  # type: ignore[no-untyped-def]
+    user = request.getfixturevalue(who) if who else None
+    client = client_for(user)
+    assert client.get(f"/api/users/{patient.pk}/export").status_code in (401, 403)
+    erase = client.post(f"/api/users/{patient.pk}/erase", {"confirm": "pat"}, format="json")
+    assert erase.status_code in (401, 403)
+    assert User.objects.filter(pk=patient.pk).exists()
+    assert not AuditLog.objects.exists()
+
+
+def test_erasure_needs_the_username_repeated(patient, admin_user, client_for):  # type: ignore[no-untyped-def]
+    _patient_data(patient)
+    response = client_for(admin_user).post(
+        f"/api/users/{patient.pk}/erase", {"confirm": "someone"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "confirm_mismatch"
+    assert User.objects.filter(pk=patient.pk).exists()
+    assert not AuditLog.objects.exists(), "a refused erasure leaves no trace and no change"
+
+
+def test_erasure_removes_rows_and_files_and_keeps_an_audit_entry(  # type: ignore[no-untyped-def]
+    patient,
+    other_patient,
+    therapist,
+    admin_user,
+    client_for,
+    media_root,
+    django_capture_on_commit_callbacks,
+):
+    session = _patient_data(patient)
+    kept = _patient_data(other_patient)
+    own_file = Path(media_root) / Frame.objects.exclude(image="").get(session=session).image.name
+    other_file = Path(media_root) / Frame.objects.exclude(image="").get(session=kept).image.name
+    assert own_file.exists() and other_file.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin_user).post(
+            f"/api/users/{patient.pk}/erase", {"confirm": "pat"}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    erased = response.json()["erased"]
+    assert erased["therapy.emotionreading"] == 1 and erased["frame_images"] == 1
+    assert not User.objects.filter(pk=patient.pk).exists()
+    assert not Frame.objects.filter(session_id=session.pk).exists()
+    assert not TherapySession.objects.filter(patient_id=patient.pk).exists()
+    assert not EmotionReading.objects.filter(patient_id=patient.pk).exists()
+    assert not MoodCheckIn.objects.filter(patient_id=patient.pk).exists()
+    assert not ConsentRecord.objects.filter(patient_id=patient.pk).exists()
+    assert not own_file.exists(), "the stored frame is deleted after commit"
+    assert other_file.exists() and TherapySession.objects.filter(pk=kept.pk).exists()
+    assert User.objects.filter(pk=therapist.pk).exists()
+    audit = AuditLog.objects.get(action="data_erasure")
+    assert audit.patient is None and audit.patient_username == "pat"
+    assert audit.actor == admin_user
+    assert audit.params["rows"]["therapy.emotionreading"] == 1
+
+
+def test_erasure_and_export_refuse_non_patients(therapist, admin_user, client_for):  # type: ignore[no-untyped-def]
+    client = client_for(admin_user)
+    assert client.get(f"/api/users/{therapist.pk}/export").status_code == 400
+    response = client.post(f"/api/users/{therapist.pk}/erase", {"confirm": "ther"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "not_a_patient"
+    assert User.objects.filter(pk=therapist.pk).exists()
+
+
+def _site_admin(user: User) -> User:
+    # The admin role makes a user staff but grants no model permissions (reported to the lead):
+    # a site administrator is an admin-role superuser.
+    user.is_superuser = True
+    user.save(update_fields=["is_superuser"])
+    return user
+
+
+def test_admin_site_erase_action_asks_for_confirmation_then_erases(  # type: ignore[no-untyped-def]
+    patient, admin_user, client
+):
+    _patient_data(patient)
+    client.force_login(_site_admin(admin_user))
+    url = "/admin/accounts/user/"
+    first = client.post(url, {"action": "erase_patients", "_selected_action": [patient.pk]})
+    assert first.status_code == 200 and b"cannot be undone" in first.content
+    assert User.objects.filter(pk=patient.pk).exists()
+    client.post(
+        url,
+        {
+            "action": "erase_patients",
+            "_selected_action": [patient.pk],
+            "confirmed": "yes",
+            f"confirm_{patient.pk}": "pat",
+        },
+    )
+    assert not User.objects.filter(pk=patient.pk).exists()
+    assert AuditLog.objects.filter(action="data_erasure", patient_username="pat").count() == 1
+
+
+def test_admin_site_export_action_downloads_the_zip(patient, admin_user, client):  # type: ignore[no-untyped-def]
+    _patient_data(patient)
+    client.force_login(_site_admin(admin_user))
+    response = client.post(
+        "/admin/accounts/user/", {"action": "export_patient_data", "_selected_action": [patient.pk]}
+    )
+    assert response.status_code == 200
+    assert "export.json" in zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+
+
+def test_purge_frames_keeps_recent_frames_and_in_flight_ones(  # type: ignore[no-untyped-def]
+    patient, settings, media_root
+):
+    settings.FRAME_RETENTION = "keep"
+    settings.FRAME_RETENTION_DAYS = 7
+    session = make_session(patient)
+    old = _frame_with_image(session, age_days=8)
+    recent = _frame_with_image(session, age_days=6)
+    queued = _frame_with_image(session, status="queued", age_days=30)
+    make_reading(session)  # readings are derived data: retention never touches them
+    old_path = Path(media_root) / old.image.name
+    out = io.StringIO()
+    call_command("purge_frames", "--dry-run", stdout=out)
+    assert "1 frame image(s)" in out.getvalue() and old_path.exists()
+    call_command("purge_frames", stdout=io.StringIO())
+    assert Frame.objects.get(pk=old.pk).image.name == ""
+    assert not old_path.exists()
+    assert Frame.objects.get(pk=recent.pk).image.name != ""
+    assert Frame.objects.get(pk=queued.pk).image.name != "", "the worker still needs it"
+    assert EmotionReading.objects.count() == 1
+
+
+def test_purge_frames_in_delete_mode_sweeps_leftovers_of_finished_frames(  # type: ignore[no-untyped-def]
+    patient, settings, media_root
+):
+    settings.FRAME_RETENTION = "delete"
+    session = make_session(patient)
+    leftover = _frame_with_image(session, status="failed")
+    in_flight = _frame_with_image(session, status="processing")
+    call_command("purge_frames", stdout=io.StringIO())
+    assert Frame.objects.get(pk=leftover.pk).image.name == ""
+    assert Frame.objects.get(pk=in_flight.pk).image.name != ""
+    assert [p for p in Path(media_root).rglob("*.jpg")] == [
+        Path(media_root) / Frame.objects.get(pk=in_flight.pk).image.name
+    ]
