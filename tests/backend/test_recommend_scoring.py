@@ -78,8 +78,12 @@ def test_first_track_sits_near_the_current_mood(scenario):  # type: ignore[no-un
     nth_nearest = np.sort(
         np.hypot(catalogue.valence[eligible] - start[0], catalogue.arousal[eligible] - start[1])
     )[len(plan.picks) - 1]
-    # Within the n-th nearest eligible track, plus the largest bonus a liked track can earn.
-    radius = nth_nearest + scoring.LIKED + scoring.LIKED_ARTIST + 1e-9
+    # Within the n-th nearest eligible track, plus the largest bonus a track can earn at step 0:
+    # liked, liked artist, and the goal-region bonus when step 0 is already in the last third
+    # (a one-track playlist).
+    n = len(plan.picks)
+    region = scoring.REGION if (2 * n) // 3 == 0 else 0.0
+    radius = nth_nearest + scoring.LIKED + scoring.LIKED_ARTIST + region + 1e-9
     assert math.dist(first, start) <= radius, (first, start, to_start[:3])
 
 
