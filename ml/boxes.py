@@ -4,8 +4,8 @@ Boxes are float tensors (N,4) of x1, y1, x2, y2 in pixels, with an int64 image i
 them so that the candidates of many frames travel through the cascade together. The rules follow
 the `mtcnn` 1.0.0 reference exactly (its parity fixture checks us), including its NMS: a box is
 dropped when it overlaps *any* higher-scored box of the same image by more than the threshold,
-whether or not that box survived itself. Also the frame rotation of the detector's
-rolled-head retry (numpy/OpenCV). Used by ml/detector.py; no command of its own.
+whether or not that box survived itself. Also the turned and mirrored views of
+the detector's retry (numpy/OpenCV). Used by ml/detector.py; no command of its own.
 """
 
 from __future__ import annotations
@@ -127,18 +127,24 @@ def crop_and_resize(
     return patches.permute(0, 3, 1, 2)  # (N,3,S,S) in channels_last memory, as the nets prefer
 
 
-def rotate_bound(frame: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """The frame turned by `degrees` (counter-clockwise on screen) on a canvas that holds all of
-    it, and the 2x3 matrix mapping the rotated canvas back to frame pixels."""
+def view_of(frame: np.ndarray, degrees: float, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The frame mirrored left-right (when `mirror`), then turned by `degrees` on a canvas that
+    holds all of it; and the 2x3 matrix mapping canvas pixels back to frame pixels."""
     h, w = frame.shape[:2]
+    flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    if not degrees:
+        canvas = np.ascontiguousarray(frame[:, ::-1]) if mirror else frame
+        return canvas, (flip if mirror else np.eye(3))[:2].copy()  # a mirror is its own inverse
     m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
     out_w, out_h = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
     m[:, 2] += [(out_w - w) / 2, (out_h - h) / 2]
-    rotated = cv2.warpAffine(
+    if mirror:
+        m = m @ flip
+    canvas = cv2.warpAffine(
         frame, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=(127, 127, 127)
     )
-    return rotated, cv2.invertAffineTransform(m)
+    return canvas, cv2.invertAffineTransform(m)
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import torch
 from ml.checkpoint import DEFAULT_CHECKPOINT, git_commit
 from ml.data import load_npz
 from ml.detector import FaceBox, MTCNNDetector
-from ml.pipeline import EmotionPipeline, FaceEmotion
+from ml.pipeline import RETRY_VIEWS, EmotionPipeline, FaceEmotion
 
 FRAME_W, FRAME_H = 640, 480
 BACKGROUNDS = ("plain", "noise", "texture")
@@ -221,8 +221,10 @@ def consistency(
         "detector": {
             "min_face_size": pipeline.detector.min_face_size,
             "thresholds": list(pipeline.detector.thresholds),
-            "retry_angles": list(pipeline.detector.retry_angles),
+            "retry_views": [list(v) for v in pipeline.detector.retry_views],
             "retry_min_score": pipeline.detector.retry_min_score,
+            "retry_scale_factor": pipeline.detector.retry_stages.scale_factor,
+            "retry_thresholds": list(pipeline.detector.retry_stages.thresholds),
         },
         "model_version": pipeline.model_version,
         "device": pipeline.device,
@@ -245,17 +247,30 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--calibrate", action="store_true", help="measure the FER crop template")
+    parser.add_argument("--no-retry", action="store_true", help="pipeline without the retry")
     parser.add_argument(
-        "--no-retry", action="store_true", help="pipeline without the rolled-head retry"
+        "--turned-only", action="store_true", help="retry the turned views only (no mirroring)"
     )
     parser.add_argument("--retry-min-score", type=float, help="override the retry's score cut-off")
+    parser.add_argument("--retry-scale-factor", type=float, help="the retry's pyramid step")
+    parser.add_argument(
+        "--retry-thresholds", type=float, nargs=3, help="the retry's P-Net, R-Net, O-Net cut-offs"
+    )
     args = parser.parse_args()
     if args.calibrate:
         result = calibrate(args.n, args.seed)
     else:
-        extra: dict = {"retry_angles": ()} if args.no_retry else {}
+        extra: dict = {}
+        if args.no_retry:
+            extra["retry_views"] = ()
+        elif args.turned_only:
+            extra["retry_views"] = tuple(v for v in RETRY_VIEWS if not v[1])
         if args.retry_min_score is not None:
             extra["retry_min_score"] = args.retry_min_score
+        if args.retry_scale_factor is not None:
+            extra["retry_scale_factor"] = args.retry_scale_factor
+        if args.retry_thresholds is not None:
+            extra["retry_thresholds"] = tuple(args.retry_thresholds)
         pipeline = EmotionPipeline.from_checkpoint(args.checkpoint, device=args.device, **extra)
         result = consistency(pipeline, args.split, args.n, args.seed, args.faceless)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))

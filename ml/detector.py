@@ -25,9 +25,9 @@ from ml.boxes import (
     apply_offsets,
     crop_and_resize,
     nms,
-    rotate_bound,
     to_square,
     unrotate_box,
+    view_of,
 )
 from ml.mtcnn_nets import load_mtcnn_nets
 from ml.preprocessing import ensure_rgb, read_image
@@ -81,18 +81,46 @@ def pyramid_scales(
     return scales
 
 
+# A face inside the cascade: box (4,), score, landmarks (5, 2), in the pixels of what was scanned.
+Found = tuple[np.ndarray, float, np.ndarray]
+# Landmark order after mapping a mirrored view back: the eyes and the mouth corners swap sides.
+MIRRORED_LANDMARKS = [1, 0, 2, 4, 3]
+
+
+@dataclass(frozen=True)
+class Stages:
+    """One cascade configuration: the pyramid step and the P-Net, R-Net, O-Net cut-offs."""
+
+    scale_factor: float
+    thresholds: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if not 0 < self.scale_factor < 1 or not all(0 < t < 1 for t in self.thresholds):
+            raise ValueError("need 0 < scale_factor < 1 and thresholds in (0, 1)")
+
+    @property
+    def pnet_logit(self) -> float:
+        """P-Net's cut-off as a logit: softmax over 2 classes is a sigmoid of their difference."""
+        t = self.thresholds[0]
+        return math.log(t / (1 - t))
+
+
 class MTCNNDetector:
     """Detects faces in RGB uint8 frames. Parameters as in MTCNN; defaults as in the reference.
 
     min_face_size: smallest face side (px) looked for; thresholds: P-Net, R-Net, O-Net face-score
     cut-offs; scale_factor: pyramid step; max_faces: keep at most this many (the largest) per
     frame; max_side: frames whose longer side exceeds it are downscaled for detection (results
-    are mapped back to the full frame); retry_angles: when a frame has no face upright, it is
-    detected again rotated by each of these angles (degrees), which finds heads rolled further
-    than MTCNN's ~30 degrees; the best-scored angle wins, and only faces scoring at least
-    retry_min_score count (turned canvases yield more false faces: see ml/DETECTOR.md). Off by
-    default (the reference has no such step); EmotionPipeline turns it on. frames_per_pass:
-    frames batched through one cascade pass (default 32 on CUDA, 1 on CPU).
+    are mapped back to the full frame); frames_per_pass: frames batched through one cascade pass
+    (default 32 on CUDA, 1 on CPU).
+
+    The retry (off by default, as in the reference; EmotionPipeline turns it on): a frame with
+    no face is detected again in each of `retry_views`, (degrees, mirrored) pairs: turned views
+    find heads rolled past MTCNN's ~30 degrees, mirrored ones faces the cascade misses on one
+    side only (its nets are not left-right symmetric). The retry runs the cascade with
+    `retry_scale_factor` and `retry_thresholds` (a finer pyramid and looser early stages give
+    O-Net more candidates); the view with the best-scored face wins, and only faces scoring at
+    least `retry_min_score` count, which keeps false faces on empty frames down (ml/DETECTOR.md).
     """
 
     def __init__(
@@ -102,20 +130,26 @@ class MTCNNDetector:
         scale_factor: float = 0.709,
         max_faces: int | None = None,
         max_side: int = 1280,
-        retry_angles: tuple[float, ...] = (),
+        retry_views: tuple[tuple[float, bool], ...] = (),
         retry_min_score: float = 0.99,
+        retry_scale_factor: float | None = None,
+        retry_thresholds: tuple[float, float, float] | None = None,
         frames_per_pass: int | None = None,
         device: str | torch.device = "auto",
     ) -> None:
-        if min_face_size < 12 or not 0 < scale_factor < 1 or max_side < 12:
-            raise ValueError("need min_face_size >= 12, 0 < scale_factor < 1, max_side >= 12")
+        if min_face_size < 12 or max_side < 12:
+            raise ValueError("need min_face_size >= 12 and max_side >= 12")
         self.min_face_size = min_face_size
         self.thresholds = thresholds
         self.scale_factor = scale_factor
         self.max_faces = max_faces
         self.max_side = max_side
-        self.retry_angles = tuple(retry_angles)
+        self.retry_views = tuple((float(a), bool(m)) for a, m in retry_views)
         self.retry_min_score = retry_min_score
+        self.stages = Stages(scale_factor, thresholds)
+        self.retry_stages = Stages(
+            retry_scale_factor or scale_factor, retry_thresholds or thresholds
+        )
         self.device = resolve_device(device)
         # How many frames share one pass of the cascade. On a GPU, many (the batch is what makes
         # it fast); on CPU one: batching there was slower per frame (ml.bench_detector on the
@@ -123,9 +157,7 @@ class MTCNNDetector:
         # cores, and a batch of frames only spills the caches.
         self.frames_per_pass = frames_per_pass or (32 if self.device.type == "cuda" else 1)
         self.pnet, self.rnet, self.onet = load_mtcnn_nets(self.device)
-        # P-Net's face score thresholded as a logit: softmax over 2 classes is a sigmoid.
         self.pnet_head = self.pnet.fused_head()
-        self.pnet_logit = math.log(thresholds[0] / (1 - thresholds[0]))
 
     def __call__(self, image: np.ndarray) -> list[FaceBox]:
         return self.detect([image])[0]
@@ -144,49 +176,56 @@ class MTCNNDetector:
                 rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
             frames.append(rgb)
             factors.append(factor)
-        found = self._cascade_chunked(frames)
+        found = self._cascade_chunked(frames, self.stages)
         # Frames under P-Net's 12 px window cannot hold a face at any angle.
         missing = [
             i for i, faces in enumerate(found) if not faces and min(frames[i].shape[:2]) >= 12
         ]
-        if self.retry_angles and missing:
-            rotated = [rotate_bound(frames[i], a) for i in missing for a in self.retry_angles]
-            retried = self._cascade_chunked([r for r, _ in rotated])
-            per = len(self.retry_angles)
-            for k, i in enumerate(missing):
-                tries = [
-                    [
-                        (unrotate_box(b, inv), sc, apply_affine(inv, m))
-                        for b, sc, m in faces
-                        if sc >= self.retry_min_score
-                    ]
-                    for faces, (_, inv) in zip(
-                        retried[k * per : (k + 1) * per],
-                        rotated[k * per : (k + 1) * per],
-                        strict=True,
-                    )
-                ]
-                found[i] = max(tries, key=lambda faces: max((f[1] for f in faces), default=0.0))
+        if self.retry_views and missing:
+            for i, faces in zip(missing, self._retry([frames[i] for i in missing]), strict=True):
+                found[i] = faces
         return [
             self._to_faces(f, frame, factor)
             for f, frame, factor in zip(found, frames, factors, strict=True)
         ]
 
-    def _cascade_chunked(
-        self, frames: list[np.ndarray]
-    ) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
+    def _retry(self, frames: list[np.ndarray]) -> list[list[Found]]:
+        """Each frame in every retry view; per frame, the confident faces of its best view,
+        mapped back to frame pixels."""
+        views = [view_of(f, a, m) for f in frames for a, m in self.retry_views]
+        results = self._cascade_chunked([canvas for canvas, _ in views], self.retry_stages)
+        per = len(self.retry_views)
         out = []
-        for start in range(0, len(frames), self.frames_per_pass):
-            out += self._cascade(frames[start : start + self.frames_per_pass])
+        for k in range(len(frames)):
+            tries = []
+            for faces, (_, inverse), (_, mirrored) in zip(
+                results[k * per : (k + 1) * per],
+                views[k * per : (k + 1) * per],
+                self.retry_views,
+                strict=True,
+            ):
+                order = MIRRORED_LANDMARKS if mirrored else slice(None)
+                tries.append(
+                    [
+                        (unrotate_box(b, inverse), sc, apply_affine(inverse, m)[order])
+                        for b, sc, m in faces
+                        if sc >= self.retry_min_score
+                    ]
+                )
+            out.append(max(tries, key=lambda faces: max((f[1] for f in faces), default=0.0)))
         return out
 
-    def _cascade(
-        self, frames: list[np.ndarray]
-    ) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
+    def _cascade_chunked(self, frames: list[np.ndarray], stages: Stages) -> list[list[Found]]:
+        out = []
+        for start in range(0, len(frames), self.frames_per_pass):
+            out += self._cascade(frames[start : start + self.frames_per_pass], stages)
+        return out
+
+    def _cascade(self, frames: list[np.ndarray], stages: Stages) -> list[list[Found]]:
         """P-Net -> R-Net -> O-Net over RGB frames: per frame (box (4,), score, landmarks (5,2))."""
         # Normalised float frames, as the nets were trained: (x - 127.5) / 128, HWC.
         normed = [(f.astype(np.float32) - 127.5) / 128.0 for f in frames]
-        boxes, scores, ids = self._propose(normed)
+        boxes, scores, ids = self._propose(normed, stages)
         flat = torch.from_numpy(np.concatenate([n.reshape(-1, 3) for n in normed])).to(self.device)
         sizes = np.array([n.shape[0] * n.shape[1] for n in normed])
         meta = torch.tensor(
@@ -197,9 +236,9 @@ class MTCNNDetector:
             dtype=torch.long,
             device=self.device,
         )
-        boxes, scores, ids = self._refine(flat, meta, boxes, ids)
-        boxes, scores, ids, marks = self._output(flat, meta, boxes, ids)
-        result: list[list[tuple[np.ndarray, float, np.ndarray]]] = [[] for _ in frames]
+        boxes, scores, ids = self._refine(flat, meta, boxes, ids, stages.thresholds[1])
+        boxes, scores, ids, marks = self._output(flat, meta, boxes, ids, stages.thresholds[2])
+        result: list[list[Found]] = [[] for _ in frames]
         for box, score, i, mark in zip(
             boxes.cpu().double().numpy(),
             scores.cpu().numpy(),
@@ -210,7 +249,9 @@ class MTCNNDetector:
             result[i].append((box, float(score), mark))
         return result
 
-    def _propose(self, normed: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _propose(
+        self, normed: list[np.ndarray], stages: Stages
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """P-Net over the pyramid of every frame. -> boxes (N,4), scores (N,), frame ids (N,)."""
         by_shape: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, frame in enumerate(normed):
@@ -218,7 +259,7 @@ class MTCNNDetector:
         all_boxes, all_scores, all_ids = [], [], []
         for (h, w), members in by_shape.items():
             member_ids = torch.tensor(members, device=self.device)
-            for scale in pyramid_scales(h, w, self.min_face_size, self.scale_factor):
+            for scale in pyramid_scales(h, w, self.min_face_size, stages.scale_factor):
                 # The reference truncates the level size (TF casts the float size to int).
                 hs, ws = int(h * scale), int(w * scale)
                 level = np.stack(
@@ -227,7 +268,7 @@ class MTCNNDetector:
                 # NHWC memory seen as NCHW is channels_last: faster convs for 3-32 channels.
                 x = torch.from_numpy(level).to(self.device).permute(0, 3, 1, 2)  # (B,3,hs,ws)
                 out = self.pnet_head(self.pnet.features(x))  # (B,5,h,w): offsets, face logit
-                b, r, c = torch.nonzero(out[:, 4] > self.pnet_logit, as_tuple=True)
+                b, r, c = torch.nonzero(out[:, 4] > stages.pnet_logit, as_tuple=True)
                 if b.numel() == 0:
                     continue
                 found = out[b, :, r, c]  # (K,5)
@@ -247,20 +288,30 @@ class MTCNNDetector:
         return to_square(boxes[keep]), scores[keep], ids[keep]
 
     def _refine(
-        self, flat: torch.Tensor, meta: torch.Tensor, boxes: torch.Tensor, ids: torch.Tensor
+        self,
+        flat: torch.Tensor,
+        meta: torch.Tensor,
+        boxes: torch.Tensor,
+        ids: torch.Tensor,
+        threshold: float,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """R-Net on 24x24 crops of all candidates of all frames at once."""
         if boxes.shape[0] == 0:
             return self._empty()
         offsets, prob = self.rnet(crop_and_resize(flat, meta, boxes, ids, 24))
         boxes = apply_offsets(boxes, offsets)
-        mask = prob > self.thresholds[1]
+        mask = prob > threshold
         boxes, prob, ids = boxes[mask], prob[mask], ids[mask]
         keep = nms(boxes, prob, ids, 0.7, "union")
         return to_square(boxes[keep]), prob[keep], ids[keep]
 
     def _output(
-        self, flat: torch.Tensor, meta: torch.Tensor, boxes: torch.Tensor, ids: torch.Tensor
+        self,
+        flat: torch.Tensor,
+        meta: torch.Tensor,
+        boxes: torch.Tensor,
+        ids: torch.Tensor,
+        threshold: float,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """O-Net: final boxes, scores, ids and landmarks (N,5,2)."""
         if boxes.shape[0] == 0:
@@ -274,7 +325,7 @@ class MTCNNDetector:
         ys = marks[:, 5:] * h + boxes[:, 1:2] - 1
         marks = torch.stack([xs, ys], dim=2)  # (N,5,2)
         boxes = apply_offsets(boxes, offsets)
-        mask = prob > self.thresholds[2]
+        mask = prob > threshold
         boxes, prob, ids, marks = boxes[mask], prob[mask], ids[mask], marks[mask]
         keep = nms(boxes, prob, ids, 0.7, "min")
         return boxes[keep], prob[keep], ids[keep], marks[keep]
@@ -283,9 +334,7 @@ class MTCNNDetector:
         zeros = torch.zeros(0, device=self.device)
         return zeros.reshape(0, 4), zeros, zeros.long()
 
-    def _to_faces(
-        self, found: list[tuple[np.ndarray, float, np.ndarray]], frame: np.ndarray, factor: float
-    ) -> list[FaceBox]:
+    def _to_faces(self, found: list[Found], frame: np.ndarray, factor: float) -> list[FaceBox]:
         h, w = frame.shape[:2]
         faces = []
         for box, score, mark in found:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml.boxes import nms
+from ml.boxes import apply_affine, nms, view_of
 from ml.detector import FaceBox, MTCNNDetector, pyramid_scales
 from ml.mtcnn_nets import load_mtcnn_nets
 from ml.preprocessing import read_image
@@ -119,6 +119,42 @@ def test_pyramid_stops_before_levels_smaller_than_the_window():
     scales = pyramid_scales(480, 640, 40, 0.709)
     assert scales[0] == pytest.approx(0.3)
     assert all(480 * s >= 12 for s in scales) and 480 * scales[-1] * 0.709 < 12
+
+
+@pytest.mark.parametrize("degrees", [0.0, 20.0, -40.0])
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_view_maps_its_pixels_back_onto_the_frame(degrees, mirror):
+    frame = np.zeros((60, 80, 3), np.uint8)
+    frame[10, 70] = 255  # one lit pixel near the top-right corner
+    canvas, inverse = view_of(frame, degrees, mirror)
+    y, x = np.unravel_index(np.argmax(canvas[..., 0]), canvas.shape[:2])
+    back = apply_affine(inverse, np.array([[x, y]], dtype=np.float64))[0]
+    assert np.abs(back - [70, 10]).max() <= 1.0
+    if mirror and not degrees:
+        assert x == 80 - 1 - 70  # a plain mirror moves the pixel to the other side
+
+
+@pytest.mark.parametrize("view", [(0.0, True), (20.0, False), (-20.0, True), (40.0, True)])
+def test_a_face_found_in_a_turned_or_mirrored_view_lands_on_the_upright_detection(detector, view):
+    frame = fixture_frame("astronaut.png")
+    [upright] = detector(frame)
+    retry = MTCNNDetector(retry_views=(view,), retry_min_score=0.5, device="cpu")
+    [[(box, score, marks)]] = retry._retry([frame])  # the retry step on its own
+    assert score >= 0.5
+    assert iou(box, upright.box) >= 0.8
+    # Same points within 5% of the face, and still named as seen: left eye / mouth corner left.
+    assert np.abs(marks - np.asarray(upright.landmarks)).max() <= 0.05 * upright.width
+    assert marks[0][0] < marks[1][0] and marks[3][0] < marks[4][0]
+
+
+def test_the_retry_only_runs_on_frames_without_a_face_and_keeps_confident_faces(detector):
+    frames = [fixture_frame("astronaut.png"), fixture_frame("noise:1234")]
+    plain = detector.detect(frames)
+    retrying = MTCNNDetector(
+        retry_views=((0.0, True), (20.0, False)), retry_min_score=0.99, device="cpu"
+    ).detect(frames)
+    assert [f.box for f in retrying[0]] == [f.box for f in plain[0]]  # found upright: unchanged
+    assert all(f.score >= 0.99 for f in retrying[1])  # retried: only confident faces
 
 
 def test_nms_drops_boxes_overlapping_a_higher_score_per_frame_only():
