@@ -7,8 +7,9 @@ The test frame is 640x480 with one FER-2013 sample face upscaled to 160 px on th
 texture of ml/consistency.py (seeded). "detector": MTCNNDetector ms per frame at minimum face
 20 and 40 px (the reference mtcnn/TensorFlow needs a median 262 ms at 20 px on this machine).
 "pipeline": frames/s of decode (JPEG bytes) + detect + align + classify, one frame per call
-and 16 per call. CPU always, CUDA too when present. Medians after warm-up; this is a
-measurement tool and no test asserts on its numbers.
+and 16 per call, and for a frame with no face (the same texture), where the pipeline's retry
+views run, with and without that retry. CPU always, CUDA too when present. Medians after
+warm-up; this is a measurement tool and no test asserts on its numbers.
 """
 
 from __future__ import annotations
@@ -65,31 +66,43 @@ def detector_on(device: torch.device, frame: np.ndarray, repeats: int) -> dict[s
     return out
 
 
-def pipeline_on(
-    device: torch.device, frame: np.ndarray, checkpoint: str, repeats: int
-) -> dict[str, Any]:
+def _jpeg(frame: np.ndarray) -> bytes:
     ok, jpeg = cv2.imencode(
         ".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
     )
     assert ok
-    data = jpeg.tobytes()
+    return jpeg.tobytes()
+
+
+def pipeline_on(
+    device: torch.device, frame: np.ndarray, checkpoint: str, repeats: int
+) -> dict[str, Any]:
+    data = _jpeg(frame)
+    empty = _jpeg(background("texture", np.random.default_rng(0)))  # test_frame without its face
     out: dict[str, Any] = {}
-    for min_face in (20, 40):
+    for min_face in (20, 40, 60):
         pipeline = EmotionPipeline.from_checkpoint(
             checkpoint, device=str(device), min_face_size=min_face
         )
+        plain = EmotionPipeline(
+            MTCNNDetector(min_face_size=min_face, device=device), pipeline.classifier
+        )
 
-        def run(n: int, p: EmotionPipeline = pipeline) -> list:
-            return p([decode_image(data) for _ in range(n)])
+        def run(n: int, p: EmotionPipeline = pipeline, jpeg: bytes = data) -> list:
+            return p([decode_image(jpeg) for _ in range(n)])
 
         faces = run(1)[0]
         one = timed(partial(run, 1), device, repeats, warmup=3)
         many = timed(partial(run, BATCH), device, max(3, repeats // 4), warmup=1)
+        faceless = timed(partial(run, 1, jpeg=empty), device, max(3, repeats // 2), warmup=1)
+        no_retry = timed(partial(run, 1, plain, empty), device, max(3, repeats // 2), warmup=1)
         out[f"min_face_{min_face}"] = {
             "faces_found": len(faces),
             "emotion": faces[0].emotion if faces else None,
             "unbatched_frames_per_s": round(1 / statistics.median(one), 1),
             f"batch_{BATCH}_frames_per_s": round(BATCH / statistics.median(many), 1),
+            "faceless_frames_per_s": round(1 / statistics.median(faceless), 1),
+            "faceless_no_retry_frames_per_s": round(1 / statistics.median(no_retry), 1),
         }
     out["model_version"] = pipeline.model_version
     return out
