@@ -32,7 +32,7 @@ from ml.preprocessing import align_face, ensure_rgb, read_image
 # Frames without a face found upright are retried in these views, (degrees, mirrored): turned
 # for heads rolled past MTCNN's ~30 degrees, mirrored because the cascade is not left-right
 # symmetric. On `python -m ml.consistency` (PublicTest, where this was chosen): detection 88.2%
-# plain, 90.8% with the four turned views, 93.0% with all nine; see ml/DETECTOR.md.
+# plain, 90.8% with the four turned views, 92.8% with all nine; see ml/DETECTOR.md.
 RETRY_VIEWS: tuple[tuple[float, bool], ...] = (
     (-20.0, False),
     (20.0, False),

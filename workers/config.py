@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from backend.config.env import env_int
+from backend.config.env import env_choice, env_int
 
 # Frames one pipeline call takes at most; the worker fills the batch from the queued frames
 # in the database (other workers' frames are never taken: claims are atomic). 0 = auto:
@@ -20,6 +20,13 @@ BATCH_WAIT_MS = env_int("WORKER_BATCH_WAIT_MS", 0, minimum=0)
 # Smallest face the detector looks for (pixels): webcam faces are large, and each halving
 # of this size adds pyramid levels and costs detector time.
 MIN_FACE_SIZE = env_int("ML_MIN_FACE_SIZE", 60, minimum=12)
+# Frames with no face found upright are detected again in turned and mirrored views (more
+# faces found, no more false ones measured; ml/DETECTOR.md). `all`: the nine views of
+# ml.pipeline.RETRY_VIEWS; `turned`: the four turned ones; `off`: none. The retry costs only
+# on frames without a face: at min face 60 on one core ~8 of them per second with `all`
+# against ~140 with `off` (python -m ml.bench_detector), so `turned` or `off` suit workers
+# short of CPU with many patients away from their cameras.
+RETRY = env_choice("ML_RETRY", "all", ("all", "turned", "off"))
 # Hard limit per task (enforced by the prefork pool); the claim lease follows from it.
 TASK_TIME_LIMIT = env_int("WORKER_TASK_TIME_LIMIT", 120, minimum=2)
 # A claim older than this is presumed dead (its worker died) and may be taken over.
