@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest
 from django.template.response import TemplateResponse
 
 from backend.accounts import privacy
@@ -26,15 +26,18 @@ class UserAdmin(BaseUserAdmin):
             return None
         patient = queryset.get()
         try:
-            data = privacy.export_patient_data(
+            archive = privacy.export_patient_data(
                 actor=request.user, patient=patient, path=request.path
             )
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return None
-        response = HttpResponse(data, content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="patient-{patient.pk}-export.zip"'
-        return response
+        return FileResponse(
+            archive,
+            as_attachment=True,
+            filename=f"patient-{patient.pk}-export.zip",
+            content_type="application/zip",
+        )
 
     @admin.action(description="Erase the selected patients and all their data (audited)")
     def erase_patients(self, request: HttpRequest, queryset: QuerySet[User]) -> Any:

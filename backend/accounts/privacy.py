@@ -1,27 +1,33 @@
 """A patient's data rights: export everything we hold about them, and erase it. Admins only,
 and every use is written to the audit log (backend.reports.models.AuditLog).
 
-Export and erasure cover the same rows by construction: both start from Django's deletion
-collector, i.e. exactly the rows that deleting the patient cascades to (sessions, frames,
-readings, check-ins, consents, care-team assignments, tokens, and whatever other apps attach to
-a patient or a session: playlists, feedback, report rollups). Rows that only point at the patient
-with SET_NULL (the audit log itself) are kept: the audit trail outlives the data it describes,
-by design, and keeps only a username snapshot.
+Export and erasure cover the same rows: the export follows the same relations as Django's
+deletion collector (every CASCADE relation, transitively, from the patient), i.e. exactly the
+rows that deleting the patient removes (sessions, frames, readings, check-ins, consents,
+care-team assignments, tokens, and whatever other apps attach to a patient or a session:
+playlists, feedback, report rollups); a test compares the two. Rows that only point at the
+patient with SET_NULL (the audit log itself) are kept: the audit trail outlives the data it
+describes, by design, and keeps only a username snapshot.
+
+The export is lazy: one SQL query per model (subqueries, no id lists), rows streamed in chunks
+into a zip on a temporary file, so a patient with a million readings needs bounded memory.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
-from django.contrib.admin.utils import NestedObjects
 from django.core import serializers
 from django.core.files.storage import default_storage
-from django.db import router, transaction
-from django.db.models import Model
+from django.db import models, transaction
+from django.db.models import Model, Q, QuerySet
+from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 from rest_framework import status
 
@@ -33,6 +39,7 @@ EXPORT_ACTION = "data_export"
 ERASURE_ACTION = "data_erasure"
 # Never exported: credentials.
 _SECRET_FIELDS = {"accounts.user": {"password"}, "authtoken.token": {"key"}}
+CHUNK = 2000  # rows serialised at a time
 
 
 def _require_patient(patient: User) -> None:
@@ -49,10 +56,53 @@ def _require_admin(actor: User) -> None:
         )
 
 
-def _collect(patient: User) -> dict[type[Model], list[Model]]:
-    collector = NestedObjects(using=router.db_for_write(User))
-    collector.collect([patient])
-    return {model: list(objs) for model, objs in collector.data.items()}
+def patient_querysets(patient: User) -> dict[type[Model], QuerySet[Any]]:
+    """Per model, a lazy queryset of every row that deleting `patient` cascades to.
+
+    Walks the relations Django's deletion collector walks (reverse one-to-one and one-to-many,
+    auto-created m2m through tables included) and follows those whose on_delete is CASCADE. A
+    model reached by several paths gets one queryset, the union of its paths (fk IN subquery,
+    no id loaded into Python). A cascade back into a model already on the path (a self-reference)
+    is not followed: no model here has one.
+    """
+    edges: dict[type[Model], list[tuple[type[Model], str]]] = {User: []}
+    pending: list[type[Model]] = [User]
+    while pending:
+        parent = pending.pop()
+        for relation in get_candidate_relations_to_delete(parent._meta):
+            if relation.on_delete is not models.CASCADE:
+                continue  # SET_NULL (the audit log), PROTECT, DO_NOTHING: not the patient's rows
+            child = relation.related_model
+            if child not in edges:
+                edges[child] = []
+                pending.append(child)
+            edges[child].append((parent, relation.field.name))
+
+    conditions: dict[type[Model], Q | None] = {}
+
+    def condition(model: type[Model]) -> Q | None:
+        if model in conditions:
+            return conditions[model]  # None while being built: a cycle, not followed
+        conditions[model] = None
+        if model is User:
+            q: Q | None = Q(pk=patient.pk)
+        else:
+            q = None
+            for parent, field in edges[model]:
+                parent_q = condition(parent)
+                if parent_q is None:
+                    continue
+                rows = parent._base_manager.filter(parent_q).values("pk")
+                q = Q(**{f"{field}__in": rows}) if q is None else q | Q(**{f"{field}__in": rows})
+        conditions[model] = q
+        return q
+
+    out = {}
+    for model in edges:
+        q = condition(model)
+        if q is not None:
+            out[model] = model._base_manager.filter(q)
+    return out
 
 
 def _audit(
@@ -79,39 +129,80 @@ def _records(objs: Iterable[Model]) -> list[dict[str, Any]]:
     return rows
 
 
-def _images(collected: dict[type[Model], list[Model]]) -> list[str]:
-    names = []
-    for objs in collected.values():
-        for obj in objs:
-            image = getattr(obj, "image", None)
-            if obj._meta.label == "therapy.Frame" and image:
-                names.append(str(image.name))
-    return names
+def _frame_images(querysets: dict[type[Model], QuerySet[Any]]) -> list[str]:
+    from backend.therapy.models import Frame
+
+    frames = querysets.get(Frame)
+    if frames is None:
+        return []
+    return list(frames.exclude(image="").order_by().values_list("image", flat=True).distinct())
 
 
-def export_patient_data(*, actor: User, patient: User, path: str = "") -> bytes:
-    """A zip: export.json (every row about the patient, by model) plus kept raw frames."""
+def _write_rows(out: IO[str], queryset: QuerySet[Any]) -> int:
+    """The model's rows as a JSON array, streamed in chunks of CHUNK rows; returns the count."""
+    count, batch = 0, list[Model]()
+    out.write("[")
+
+    def flush() -> None:
+        nonlocal count
+        for row in _records(batch):
+            out.write(("\n" if count == 0 else ",\n") + json.dumps(row, default=str))
+            count += 1
+        batch.clear()
+
+    for obj in queryset.order_by("pk").iterator(chunk_size=CHUNK):
+        batch.append(obj)
+        if len(batch) == CHUNK:
+            flush()
+    flush()
+    out.write("\n]")
+    return count
+
+
+def _write_archive(
+    spool: IO[bytes],
+    header: dict[str, Any],
+    querysets: dict[type[Model], QuerySet[Any]],
+    images: list[str],
+    counts: dict[str, int],
+) -> None:
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("export.json", "w", force_zip64=True) as raw:
+            out = io.TextIOWrapper(raw, encoding="utf-8")
+            out.write(json.dumps(header)[:-1] + ', "data": {')
+            labelled = sorted(querysets.items(), key=lambda kv: kv[0]._meta.label_lower)
+            for i, (model, queryset) in enumerate(labelled):
+                label = model._meta.label_lower
+                out.write(("" if i == 0 else ",") + f"\n{json.dumps(label)}: ")
+                counts[label] = _write_rows(out, queryset)
+            out.write("\n}}\n")
+            out.flush()
+            out.detach()
+        for name in images:
+            if default_storage.exists(name):
+                with default_storage.open(name, "rb") as f, archive.open(name, "w") as member:
+                    shutil.copyfileobj(f, member)
+
+
+def export_patient_data(*, actor: User, patient: User, path: str = "") -> IO[bytes]:
+    """A zip on a temporary file (rewound; close it when done): export.json (every row about
+    the patient, by model) plus the raw frames still kept."""
     _require_admin(actor)
     _require_patient(patient)
-    collected = _collect(patient)
-    document = {
+    querysets = patient_querysets(patient)
+    images = _frame_images(querysets)
+    header = {
         "format": "moodtune-patient-export/1",
         "exported_at": timezone.now().isoformat(),
         "patient": {"id": patient.pk, "username": patient.username},
-        "data": {
-            model._meta.label_lower: _records(sorted(objs, key=lambda o: o.pk or 0))
-            for model, objs in sorted(collected.items(), key=lambda kv: kv[0]._meta.label)
-        },
     }
-    buffer = io.BytesIO()
-    images = _images(collected)
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("export.json", json.dumps(document, indent=1, default=str))
-        for name in images:
-            if default_storage.exists(name):
-                with default_storage.open(name, "rb") as f:
-                    archive.writestr(name, f.read())
-    counts = {label: len(rows) for label, rows in document["data"].items()}
+    counts: dict[str, int] = {}
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 -- handed to the caller (FileResponse closes it)
+    try:
+        _write_archive(spool, header, querysets, images, counts)
+    except BaseException:
+        spool.close()
+        raise
     _audit(
         actor=actor,
         patient=patient,
@@ -119,7 +210,8 @@ def export_patient_data(*, actor: User, patient: User, path: str = "") -> bytes:
         path=path,
         params={"rows": counts, "images": len(images)},
     )
-    return buffer.getvalue()
+    spool.seek(0)
+    return spool
 
 
 @transaction.atomic
@@ -135,7 +227,7 @@ def erase_patient(*, actor: User, patient: User, confirm: str, path: str = "") -
         raise ApplicationError(
             "to erase, repeat the patient's username in 'confirm'", code="confirm_mismatch"
         )
-    images = _images(_collect(patient))
+    images = _frame_images(patient_querysets(patient))
     invitations = Invitation.objects.filter(accepted_by=patient)
     invitation_count = invitations.count()
     # Written before the delete (which then sets its patient to NULL, keeping the username).

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -143,12 +143,17 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         summary="A patient's data export (zip: export.json + kept raw frames), audited",
     )
     @action(detail=True, methods=["get"])
-    def export(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def export(self, request: Request, pk: str | None = None) -> FileResponse:
         patient = self.get_object()
-        data = privacy.export_patient_data(actor=request.user, patient=patient, path=request.path)
-        response = HttpResponse(data, content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="patient-{patient.pk}-export.zip"'
-        return response
+        archive = privacy.export_patient_data(
+            actor=request.user, patient=patient, path=request.path
+        )
+        return FileResponse(  # streamed from the temporary file, which it closes
+            archive,
+            as_attachment=True,
+            filename=f"patient-{patient.pk}-export.zip",
+            content_type="application/zip",
+        )
 
     @extend_schema(
         request=ErasureSerializer,

@@ -10,13 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.admin.utils import NestedObjects
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from backend.accounts import privacy
 from backend.accounts.models import ConsentRecord, User
 from backend.reports.models import AuditLog
+from backend.reports.services import refresh_rollups
 from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
 from tests.backend.conftest import image_bytes, make_checkin, make_reading, make_session
 
@@ -51,7 +54,7 @@ def test_admin_exports_every_row_of_the_patient_and_no_one_elses(  # type: ignor
     response = client_for(admin_user).get(f"/api/users/{patient.pk}/export")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     document = json.loads(archive.read("export.json"))
     data = document["data"]
     assert [r["pk"] for r in data["accounts.user"]] == [patient.pk]
@@ -74,6 +77,37 @@ def test_admin_exports_every_row_of_the_patient_and_no_one_elses(  # type: ignor
     assert exported_patients == {patient.pk}
     audit = AuditLog.objects.get(action="data_export")
     assert (audit.actor, audit.patient, audit.patient_username) == (admin_user, patient, "pat")
+
+
+def test_the_export_holds_exactly_the_rows_that_erasure_deletes(  # type: ignore[no-untyped-def]
+    patient, other_patient, therapist, admin_user
+):
+    # A settled session with stored rollups: MoodRollup is reached both through the session and
+    # through the patient, so the export's query must take the union of both paths.
+    for person in (patient, other_patient):
+        session = _patient_data(person)
+        make_reading(session, face_index=1)
+        TherapySession.objects.filter(pk=session.pk).update(
+            started_at=timezone.now() - timedelta(days=1, hours=1),
+            ended_at=timezone.now() - timedelta(days=1),
+        )
+    Token.objects.create(user=patient)
+    assert refresh_rollups(patient_ids=[patient.pk, other_patient.pk]) == 2
+    collector = NestedObjects(using="default")  # what Django's delete() cascades to
+    collector.collect([patient])
+    deleted = {m._meta.label_lower: {o.pk for o in objs} for m, objs in collector.data.items()}
+    exported = {
+        m._meta.label_lower: set(qs.values_list("pk", flat=True))
+        for m, qs in privacy.patient_querysets(patient).items()
+    }
+    assert {k: v for k, v in exported.items() if v} == {k: v for k, v in deleted.items() if v}
+    assert len(exported["reports.moodrollup"]) >= 1 and len(exported["therapy.emotionreading"]) == 2
+
+    with privacy.export_patient_data(actor=admin_user, patient=patient) as spool:
+        document = json.loads(zipfile.ZipFile(spool).read("export.json"))
+    assert {label: {r["pk"] for r in rows} for label, rows in document["data"].items() if rows} == {
+        k: (v if k != "authtoken.token" else {None}) for k, v in deleted.items() if v
+    }
 
 
 @pytest.mark.parametrize("who", ["patient", "therapist", "other_patient", None])
@@ -180,7 +214,8 @@ def test_admin_site_export_action_downloads_the_zip(patient, admin_user, client)
         "/admin/accounts/user/", {"action": "export_patient_data", "_selected_action": [patient.pk]}
     )
     assert response.status_code == 200
-    assert "export.json" in zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    content = b"".join(response.streaming_content)
+    assert "export.json" in zipfile.ZipFile(io.BytesIO(content)).namelist()
 
 
 def test_purge_frames_keeps_recent_frames_and_in_flight_ones(  # type: ignore[no-untyped-def]
