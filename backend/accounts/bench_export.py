@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import secrets
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -43,12 +42,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
-    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
-    if not url.startswith("postgres"):
-        sys.exit("the export benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
-    os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
-    from backend.reports.benchmark import _git_commit, prepare_database, seed_patient
+    from backend.reports.benchmark import (
+        _git_commit,
+        bench_environment,
+        prepare_database,
+        seed_patient,
+    )
+
+    url = bench_environment(DEFAULT_URL, "export")
 
     commit = _git_commit()
     fresh = prepare_database(url, args.readings, 1, reseed=False)

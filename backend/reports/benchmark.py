@@ -321,6 +321,16 @@ def _git_commit() -> str:
     return run("rev-parse", "HEAD") + ("+dirty(backend/reports)" if dirty else "")
 
 
+def bench_environment(default_url: str, what: str) -> str:
+    """Environment for a database benchmark run before django.setup(); returns DATABASE_URL."""
+    url = os.environ.setdefault("DATABASE_URL", default_url)
+    if not url.startswith("postgres"):
+        sys.exit(f"the {what} benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
+    os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    return url
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=1_000_000)
@@ -330,11 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
 
-    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
-    if not url.startswith("postgres"):
-        sys.exit("the report benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
-    os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    url = bench_environment(DEFAULT_URL, "report")
     commit = _git_commit()  # the code as it is when the run starts
     fresh = prepare_database(url, args.readings, args.patients, args.reseed)
 
