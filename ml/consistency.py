@@ -28,7 +28,7 @@ import torch
 from ml.checkpoint import DEFAULT_CHECKPOINT, git_commit
 from ml.data import load_npz
 from ml.detector import FaceBox, MTCNNDetector
-from ml.pipeline import RETRY_VIEWS, EmotionPipeline, FaceEmotion
+from ml.pipeline import EmotionPipeline, FaceEmotion, retry_views
 
 FRAME_W, FRAME_H = 640, 480
 BACKGROUNDS = ("plain", "noise", "texture")
@@ -261,10 +261,8 @@ def main() -> None:
         result = calibrate(args.n, args.seed)
     else:
         extra: dict = {}
-        if args.no_retry:
-            extra["retry_views"] = ()
-        elif args.turned_only:
-            extra["retry_views"] = tuple(v for v in RETRY_VIEWS if not v[1])
+        if args.no_retry or args.turned_only:
+            extra["retry_views"] = retry_views("off" if args.no_retry else "turned")
         if args.retry_min_score is not None:
             extra["retry_min_score"] = args.retry_min_score
         if args.retry_scale_factor is not None:

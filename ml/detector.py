@@ -140,8 +140,6 @@ class MTCNNDetector:
         if min_face_size < 12 or max_side < 12:
             raise ValueError("need min_face_size >= 12 and max_side >= 12")
         self.min_face_size = min_face_size
-        self.thresholds = thresholds
-        self.scale_factor = scale_factor
         self.max_faces = max_faces
         self.max_side = max_side
         self.retry_views = tuple((float(a), bool(m)) for a, m in retry_views)
@@ -158,6 +156,14 @@ class MTCNNDetector:
         self.frames_per_pass = frames_per_pass or (32 if self.device.type == "cuda" else 1)
         self.pnet, self.rnet, self.onet = load_mtcnn_nets(self.device)
         self.pnet_head = self.pnet.fused_head()
+
+    @property
+    def thresholds(self) -> tuple[float, float, float]:
+        return self.stages.thresholds
+
+    @property
+    def scale_factor(self) -> float:
+        return self.stages.scale_factor
 
     def __call__(self, image: np.ndarray) -> list[FaceBox]:
         return self.detect([image])[0]

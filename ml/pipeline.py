@@ -44,6 +44,17 @@ RETRY_VIEWS: tuple[tuple[float, bool], ...] = (
     (-40.0, True),
     (40.0, True),
 )
+RETRY_CHOICES = ("all", "turned", "off")
+
+
+def retry_views(choice: str) -> tuple[tuple[float, bool], ...]:
+    """The retry views a setting names: `all` (RETRY_VIEWS), `turned` (the unmirrored ones),
+    `off` (none)."""
+    if choice not in RETRY_CHOICES:
+        raise ValueError(f"retry must be one of {RETRY_CHOICES}, not {choice!r}")
+    if choice == "off":
+        return ()
+    return RETRY_VIEWS if choice == "all" else tuple(v for v in RETRY_VIEWS if not v[1])
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ MIN_FACE_SIZE = env_int("ML_MIN_FACE_SIZE", 60, minimum=12)
 # on frames without a face: at min face 60 on one core ~8 of them per second with `all`
 # against ~140 with `off` (python -m ml.bench_detector), so `turned` or `off` suit workers
 # short of CPU with many patients away from their cameras.
-RETRY = env_choice("ML_RETRY", "all", ("all", "turned", "off"))
+RETRY_CHOICES = ("all", "turned", "off")  # as ml.pipeline.RETRY_CHOICES (no torch import here)
+RETRY = env_choice("ML_RETRY", "all", RETRY_CHOICES)
 # Hard limit per task (enforced by the prefork pool); the claim lease follows from it.
 TASK_TIME_LIMIT = env_int("WORKER_TASK_TIME_LIMIT", 120, minimum=2)
 # A claim older than this is presumed dead (its worker died) and may be taken over.

@@ -28,7 +28,7 @@ def get_pipeline() -> Any:
                 import torch
 
                 from ml import EmotionPipeline
-                from ml.pipeline import RETRY_VIEWS
+                from ml.pipeline import retry_views
 
                 if config.TORCH_THREADS:
                     torch.set_num_threads(config.TORCH_THREADS)
@@ -37,7 +37,7 @@ def get_pipeline() -> Any:
                     settings.ML_CHECKPOINT,
                     device=settings.ML_DEVICE,
                     min_face_size=config.MIN_FACE_SIZE,
-                    retry_views=retry_views(RETRY_VIEWS),
+                    retry_views=retry_views(config.RETRY),
                 )
                 logger.info(
                     "pipeline loaded device=%s threads=%d model_version=%s seconds=%.1f",
@@ -47,13 +47,6 @@ def get_pipeline() -> Any:
                     time.perf_counter() - started,
                 )
     return _pipeline
-
-
-def retry_views(views: tuple[tuple[float, bool], ...]) -> tuple[tuple[float, bool], ...]:
-    """The detector's retry views for config.RETRY (all / turned / off)."""
-    if config.RETRY == "off":
-        return ()
-    return views if config.RETRY == "all" else tuple(v for v in views if not v[1])
 
 
 def batch_size() -> int:
