@@ -49,6 +49,12 @@ DEFAULTS: dict[str, Any] = {
     "max_train": None,  # cap on training images (tests)
     "max_eval": None,  # cap on PublicTest images (tests)
     "threads": 2,
+    # warm start: a shipped checkpoint whose architecture matches `arch` (weights only; the
+    # optimizer and the schedule start fresh, i.e. a warm restart of the cosine cycle)
+    "init_from": None,
+    # exponential moving average of the weights (and BatchNorm buffers); when set, PublicTest
+    # selection and the saved checkpoints use the averaged weights
+    "ema_decay": None,
 }
 STATE_FORMAT = "moodtune-train-state"
 
@@ -116,6 +122,21 @@ def train(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()}  # type: ignore[arg-type]
     )
     model = build_model(arch).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if cfg["init_from"] and not resume:
+        init, _ = read_checkpoint(cfg["init_from"])
+        if ArchConfig.from_dict(init["arch"]) != arch:
+            raise ValueError(f"init_from {cfg['init_from']}: architecture differs from the config")
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in init["state_dict"].items()}
+        )
+        print(f"warm start from {cfg['init_from']}", flush=True)
+    ema = None
+    if cfg["ema_decay"]:
+        ema = torch.optim.swa_utils.AveragedModel(
+            model,
+            multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]),
+            use_buffers=True,
+        )
     opt = make_optimizer(model, cfg)
     n_epochs = epochs or cfg["epochs"]
     steps_per_epoch = math.ceil(len(tr) / cfg["batch_size"])
@@ -131,6 +152,8 @@ def train(
         saved = torch.load(out / "last.pt", map_location=device, weights_only=True)
         assert saved["format"] == STATE_FORMAT, "last.pt is not a training state"
         model.load_state_dict(saved["model"])
+        if ema is not None:
+            ema.load_state_dict(saved["ema"])
         opt.load_state_dict(saved["optimizer"])
         torch.set_rng_state(saved["torch_rng"])
         st = {k: saved[k] for k in ("epoch", "step", "best_acc", "best_epoch", "history")}
@@ -173,6 +196,8 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             st["step"] += 1
             loss_sum += loss.item() * len(y)
             correct += int((logits.argmax(1) == y).sum().item())
@@ -184,7 +209,9 @@ def train(
                 refresh=False,
             )
         model.eval()
-        z = batched_logits(model, pub.images, pre, device, bf16=bf16)
+        judged = model if ema is None else ema.module
+        judged.eval()
+        z = batched_logits(judged, pub.images, pre, device, bf16=bf16)
         probs = softmax(z)
         pub_acc = float((probs.argmax(1) == pub.labels).mean())
         st["train_seconds"] += time.time() - t0
@@ -204,12 +231,13 @@ def train(
         if pub_acc > st["best_acc"]:
             st["best_acc"], st["best_epoch"] = pub_acc, epoch + 1
             metrics = {"public_accuracy": round(pub_acc, 4), "epoch": epoch + 1}
-            save_checkpoint(out / "best.pt", model, metrics=metrics, **meta)
+            save_checkpoint(out / "best.pt", judged, metrics=metrics, **meta)
         state = {
             "format": STATE_FORMAT,
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            **({} if ema is None else {"ema": ema.state_dict()}),
             **st,
         }
         torch.save(state, out / "last.tmp")
