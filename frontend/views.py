@@ -17,6 +17,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
@@ -62,7 +63,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @ensure_csrf_cookie
 def login_page(request: HttpRequest) -> HttpResponse:
-    return _render(request, "login.html", next=request.GET.get("next", "/"))
+    # only a path on this site survives (not "//evil.com", "/\\evil.com", "https://evil.com")
+    wanted = request.GET.get("next", "/")
+    safe = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return _render(request, "login.html", next=wanted if safe and wanted.startswith("/") else "/")
 
 
 @ensure_csrf_cookie

@@ -39,3 +39,26 @@ def wsgi_in_test_transaction(db: None) -> Iterator[None]:
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles() -> Iterator[None]:
+    """Throttle counters live in the shared cache (Redis when REDIS_URL is set), which outlives
+    a test and is shared with the servers tests start: each test starts with none."""
+    from django.conf import settings as django_settings
+
+    cache = django_settings.CACHES["default"]
+    if cache["BACKEND"].endswith("RedisCache"):
+        import redis
+
+        client = redis.Redis.from_url(cache["LOCATION"])
+        try:
+            for key in client.scan_iter(match=f"{cache['KEY_PREFIX']}:*"):
+                client.delete(key)
+        finally:
+            client.close()
+    else:
+        from django.core.cache import cache as local_cache
+
+        local_cache.clear()
+    yield

@@ -6,9 +6,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -18,14 +20,22 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
-# Django-admin apps the admin role may manage (see User.has_perm).
-ADMIN_ROLE_APPS = frozenset({"accounts", "authtoken", "catalogue", "reports"})
+# Django-admin apps the admin role may manage (see User.has_perm). Nothing else, whatever
+# permission rows the account holds: API tokens (authtoken) and mood data (therapy) stay closed.
+ADMIN_ROLE_APPS = frozenset({"accounts", "catalogue", "reports"})
 
 
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.PATIENT)
     # Reports bucket by the viewer's local day/week; stored per user.
     time_zone = models.CharField(max_length=64, default="UTC")
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # "Therapist" and "therapist" are one account: the login lockout keys on the
+            # lower-cased name, so a case variant must never exist next to the original.
+            models.UniqueConstraint(Lower("username"), name="username_unique_ignoring_case"),
+        ]
 
     @property
     def is_patient(self) -> bool:
@@ -40,34 +50,52 @@ class User(AbstractUser):
         return self.role == Role.ADMIN
 
     def current_patients(self) -> models.QuerySet[User]:
-        """Patients this user is assigned to right now (empty for non-therapists)."""
+        """Patients this user is assigned to right now (empty unless the user is a therapist:
+        an assignment left over from an earlier role grants nothing)."""
+        if not self.is_therapist:
+            return User.objects.none()
         return User.objects.filter(
             pk__in=Assignment.objects.active().filter(therapist=self).values("patient")
         )
 
     def is_current_therapist_of(self, patient_id: int) -> bool:
-        return Assignment.objects.active().filter(therapist=self, patient_id=patient_id).exists()
+        return (
+            self.is_therapist
+            and Assignment.objects.active().filter(therapist=self, patient_id=patient_id).exists()
+        )
 
     def has_active_consent(self) -> bool:
-        return ConsentRecord.objects.filter(patient=self, withdrawn_at__isnull=True).exists()
+        """Consent to the notice in force now: a new notice version needs consent again."""
+        return ConsentRecord.objects.current().filter(patient=self).exists()
 
     def has_perm(self, perm: str, obj: object = None) -> bool:
-        # The admin role manages accounts, the catalogue and reads the audit trail in the
-        # Django admin, without per-user permission rows; mood data (therapy) stays closed.
-        admin_app = perm.split(".", 1)[0] in ADMIN_ROLE_APPS
-        if self.is_active and self.role == Role.ADMIN and admin_app:
+        # Roles, not permission rows, decide: the admin role manages accounts, the catalogue
+        # and reads the audit trail in the Django admin; no row granted to any non-superuser
+        # account opens anything else (mood data, API tokens). Superusers exist only from the
+        # command line (createsuperuser) and cannot be made in the web admin.
+        if self.is_active and self.is_superuser:
             return True
-        return super().has_perm(perm, obj)
+        return self.is_active and self.is_admin and perm.split(".", 1)[0] in ADMIN_ROLE_APPS
 
     def has_module_perms(self, app_label: str) -> bool:
-        if self.is_active and self.role == Role.ADMIN and app_label in ADMIN_ROLE_APPS:
+        if self.is_active and self.is_superuser:
             return True
-        return super().has_module_perms(app_label)
+        return self.is_active and self.is_admin and app_label in ADMIN_ROLE_APPS
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self._password_changed = True
 
     def save(self, *args: object, **kwargs: object) -> None:
         # The admin role is what gives access to Django's admin site (and losing it, too).
         self.is_staff = self.role == Role.ADMIN or self.is_superuser
         super().save(*args, **kwargs)
+        if getattr(self, "_password_changed", False):
+            # Every path that changes a password (API, admin form, CLI) revokes API tokens.
+            from rest_framework.authtoken.models import Token
+
+            Token.objects.filter(user=self).delete()
+            self._password_changed = False
 
 
 class AssignmentQuerySet(models.QuerySet["Assignment"]):
@@ -87,6 +115,16 @@ class Assignment(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
 
     objects = AssignmentQuerySet.as_manager()
+
+    def clean(self) -> None:
+        """Only a therapist treats, only a patient is treated (checked by every form and by
+        services.assign)."""
+        from django.core.exceptions import ValidationError
+
+        if self.therapist_id is not None and not self.therapist.is_therapist:
+            raise ValidationError({"therapist": "only therapists can be assigned to patients"})
+        if self.patient_id is not None and not self.patient.is_patient:
+            raise ValidationError({"patient": "only patients can be assigned a therapist"})
 
     class Meta:
         constraints = [
@@ -140,6 +178,12 @@ class Invitation(models.Model):
         ).first()
 
 
+class ConsentQuerySet(models.QuerySet["ConsentRecord"]):
+    def current(self) -> ConsentQuerySet:
+        """Consents not withdrawn and given to the notice version in force now."""
+        return self.filter(withdrawn_at__isnull=True, notice_version=settings.CONSENT_NOTICE_VERSION)
+
+
 class ConsentRecord(models.Model):
     """Explicit consent to camera-based emotion analysis, per notice version."""
 
@@ -147,6 +191,8 @@ class ConsentRecord(models.Model):
     notice_version = models.CharField(max_length=32)
     granted_at = models.DateTimeField(default=timezone.now)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConsentQuerySet.as_manager()
 
     class Meta:
         constraints = [

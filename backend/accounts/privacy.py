@@ -1,5 +1,6 @@
-"""A patient's data rights: export everything we hold about them, and erase it. Admins only,
-and every use is written to the audit log (backend.reports.models.AuditLog).
+"""A patient's data rights: export everything we hold about them (the patient alone downloads
+it: nobody else reads the content), and erase it (admins, on request). Every use is written to
+the audit log (backend.reports.models.AuditLog).
 
 Export and erasure cover the same rows: the export follows the same relations as Django's
 deletion collector (every CASCADE relation, transitively, from the patient), i.e. exactly the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import shutil
 import tempfile
 import zipfile
@@ -35,6 +37,8 @@ from backend.accounts.models import Invitation, User
 from backend.common.errors import ApplicationError
 from backend.reports.models import AuditLog
 
+log = logging.getLogger(__name__)
+
 EXPORT_ACTION = "data_export"
 ERASURE_ACTION = "data_erasure"
 # Never exported: credentials.
@@ -46,6 +50,15 @@ def _require_patient(patient: User) -> None:
     if not patient.is_patient:
         raise ApplicationError(
             "data export and erasure apply to patient accounts only", code="not_a_patient"
+        )
+
+
+def _require_self(actor: User, patient: User) -> None:
+    if actor.pk != patient.pk:
+        raise ApplicationError(
+            "only the patient can download their own data",
+            code="forbidden",
+            status_code=status.HTTP_403_FORBIDDEN,
         )
 
 
@@ -186,9 +199,9 @@ def _write_archive(
 
 def export_patient_data(*, actor: User, patient: User, path: str = "") -> IO[bytes]:
     """A zip on a temporary file (rewound; close it when done): export.json (every row about
-    the patient, by model) plus the raw frames still kept."""
-    _require_admin(actor)
+    the patient, by model) plus the raw frames still kept. Only for the patient themself."""
     _require_patient(patient)
+    _require_self(actor, patient)
     querysets = patient_querysets(patient)
     images = _frame_images(querysets)
     header = {
@@ -218,8 +231,10 @@ def export_patient_data(*, actor: User, patient: User, path: str = "") -> IO[byt
 def erase_patient(*, actor: User, patient: User, confirm: str, path: str = "") -> dict[str, int]:
     """Delete the patient and every row that cascades from them, then their stored frames.
 
-    `confirm` must repeat the username: erasure cannot be undone. Files are removed only after
-    the transaction commits, so a failed erasure leaves everything as it was.
+    `confirm` must repeat the username: erasure cannot be undone. Stored frames are deleted
+    first, while rows still name them (delete first, then forget: a crash can leave a row
+    without its file, never a file without a row); every file is tried even after one fails,
+    and the ones that could not be removed are reported in `files_not_removed` and logged.
     """
     _require_admin(actor)
     _require_patient(patient)
@@ -228,6 +243,13 @@ def erase_patient(*, actor: User, patient: User, confirm: str, path: str = "") -
             "to erase, repeat the patient's username in 'confirm'", code="confirm_mismatch"
         )
     images = _frame_images(patient_querysets(patient))
+    not_removed = []
+    for name in images:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.exception("erasure of patient %s: could not delete %s", patient.pk, name)
+            not_removed.append(name)
     invitations = Invitation.objects.filter(accepted_by=patient)
     invitation_count = invitations.count()
     # Written before the delete (which then sets its patient to NULL, keeping the username).
@@ -236,12 +258,9 @@ def erase_patient(*, actor: User, patient: User, confirm: str, path: str = "") -
     _, per_model = patient.delete()
     counts = {label.lower(): n for label, n in per_model.items() if n}
     counts["accounts.invitation"] = invitation_count
-    counts["frame_images"] = len(images)
-    AuditLog.objects.filter(pk=entry.pk).update(params={"rows": counts})
-
-    def delete_files() -> None:
-        for name in images:
-            default_storage.delete(name)
-
-    transaction.on_commit(delete_files)
+    counts["frame_images"] = len(images) - len(not_removed)
+    counts["files_not_removed"] = len(not_removed)
+    AuditLog.objects.filter(pk=entry.pk).update(
+        params={"rows": counts, "files_not_removed": not_removed}
+    )
     return counts

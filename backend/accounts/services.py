@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
 from backend.accounts.models import Assignment, ConsentRecord, Invitation, Role, User
 from backend.common.errors import ApplicationError
+from backend.reports.models import AuditAction, AuditLog
+
+
+def _audit_account_event(*, actor: User, user: User, action: str, **params: object) -> None:
+    AuditLog.objects.create(
+        actor=actor,
+        actor_username=actor.username,
+        patient=user,
+        patient_username=user.username,
+        action=action,
+        path="",
+        params=params,
+    )
+
+
+def check_username_free(username: str, *, exclude: User | None = None) -> None:
+    """Usernames are unique ignoring case (the database enforces it too)."""
+    taken = User.objects.filter(username__iexact=username)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise ApplicationError("that username is taken", code="username_taken")
 
 
 @transaction.atomic
@@ -24,8 +48,7 @@ def create_user(
 ) -> User:
     if role not in Role.values:
         raise ApplicationError(f"unknown role {role!r}")
-    if User.objects.filter(username__iexact=username).exists():
-        raise ApplicationError("that username is taken", code="username_taken")
+    check_username_free(username)
     user = User(
         username=username, email=email, role=role, first_name=first_name, last_name=last_name
     )
@@ -36,22 +59,78 @@ def create_user(
 
 
 @transaction.atomic
-def assign(*, therapist: User, patient: User) -> Assignment:
-    if not therapist.is_therapist:
-        raise ApplicationError("only therapists can be assigned to patients")
-    if not patient.is_patient:
-        raise ApplicationError("only patients can be assigned a therapist")
-    existing = Assignment.objects.active().filter(therapist=therapist, patient=patient).first()
-    if existing:
-        return existing
-    return Assignment.objects.create(therapist=therapist, patient=patient)
+def set_password(*, actor: User, user: User, password: str) -> None:
+    """Any password change: validated, audited; the model revokes the user's API tokens."""
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_password_set(actor=actor, user=user)
+
+
+def audit_password_set(*, actor: User, user: User) -> None:
+    """For the admin site's own password form, which validates and saves by itself."""
+    _audit_account_event(actor=actor, user=user, action=AuditAction.PASSWORD_SET)
 
 
 @transaction.atomic
-def end_assignment(*, assignment: Assignment) -> Assignment:
+def change_own_password(*, user: User, old_password: str, new_password: str) -> None:
+    if not user.check_password(old_password):
+        raise ApplicationError("the current password is wrong", code="bad_credentials")
+    set_password(actor=user, user=user, password=new_password)
+
+
+@transaction.atomic
+def update_account(*, actor: User, user: User, **fields: object) -> User:
+    """Profile and (for admins) role/active changes. A role change ends every open assignment
+    of the account, so a former therapist keeps no access to patients."""
+    if "username" in fields:
+        check_username_free(str(fields["username"]), exclude=user)
+    old_role = user.role
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.save()
+    if user.role != old_role:
+        ended = Assignment.objects.filter(
+            Q(therapist=user) | Q(patient=user), ended_at__isnull=True
+        )
+        for assignment in ended:
+            end_assignment(actor=actor, assignment=assignment)
+        _audit_account_event(
+            actor=actor, user=user, action=AuditAction.ROLE_CHANGE, old=old_role, new=user.role
+        )
+    return user
+
+
+@transaction.atomic
+def assign(*, therapist: User, patient: User, actor: User | None = None) -> Assignment:
+    candidate = Assignment(therapist=therapist, patient=patient)
+    try:
+        candidate.clean()
+    except DjangoValidationError as exc:
+        raise ApplicationError(exc.messages[0], code="invalid_assignment") from exc
+    existing = Assignment.objects.active().filter(therapist=therapist, patient=patient).first()
+    if existing:
+        return existing
+    candidate.save()
+    if actor is not None:
+        _audit_account_event(
+            actor=actor, user=patient, action=AuditAction.ASSIGNMENT_START, therapist=therapist.pk
+        )
+    return candidate
+
+
+@transaction.atomic
+def end_assignment(*, assignment: Assignment, actor: User | None = None) -> Assignment:
     if assignment.ended_at is None:
         assignment.ended_at = timezone.now()
         assignment.save(update_fields=["ended_at"])
+        if actor is not None:
+            _audit_account_event(
+                actor=actor,
+                user=assignment.patient,
+                action=AuditAction.ASSIGNMENT_END,
+                therapist=assignment.therapist_id,
+            )
     return assignment
 
 

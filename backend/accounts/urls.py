@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/logout", views.LogoutView.as_view(), name="logout"),
     path("auth/password", views.PasswordChangeView.as_view(), name="password-change"),
     path("me", views.MeView.as_view(), name="me"),
+    path("me/export", views.MyDataExportView.as_view(), name="my-data-export"),
     path("me/consent", views.ConsentView.as_view(), name="consent"),
     path("patients", views.PatientListView.as_view(), name="patients"),
     path("invitations", views.InvitationView.as_view(), name="invitations"),

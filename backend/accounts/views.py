@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from backend.accounts import lockout, privacy, services
+from backend.accounts.authentication import check_same_origin, fresh_token
 from backend.accounts.models import Assignment, User
 from backend.accounts.permissions import IsAdminRole, IsPatient, IsTherapist
 from backend.accounts.serializers import (
@@ -45,9 +47,11 @@ class LoginView(APIView):
 
     permission_classes = [AllowAny]
     throttle_classes = [LoginThrottle]
+    parser_classes = [JSONParser]  # a cross-site HTML form cannot post JSON (login CSRF)
 
     @extend_schema(request=LoginSerializer, responses=UserSerializer)
     def post(self, request: Request) -> Response:
+        check_same_origin(request)
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         username, ip = data.validated_data["username"], lockout.client_ip(request)
@@ -62,7 +66,7 @@ class LoginView(APIView):
             )
         lockout.record_success(username=username)
         login(request._request, user)  # rotates the session key (no session fixation)
-        token, _ = Token.objects.get_or_create(user=user)
+        token = fresh_token(user)
         return Response({"user": UserSerializer(user).data, "token": token.key})
 
 
@@ -79,16 +83,12 @@ class PasswordChangeView(APIView):
     def post(self, request: Request) -> Response:
         data = PasswordChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = request.user
-        if not user.check_password(data.validated_data["old_password"]):
-            raise ApplicationError("the current password is wrong", code="bad_credentials")
-        from django.contrib.auth.password_validation import validate_password
-
-        validate_password(data.validated_data["new_password"], user)
-        user.set_password(data.validated_data["new_password"])
-        user.save(update_fields=["password"])
-        update_session_auth_hash(request._request, user)
-        Token.objects.filter(user=user).delete()  # other API clients must log in again
+        services.change_own_password(
+            user=request.user,
+            old_password=data.validated_data["old_password"],
+            new_password=data.validated_data["new_password"],
+        )
+        update_session_auth_hash(request._request, request.user)  # this browser stays signed in
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -101,8 +101,33 @@ class MeView(APIView):
     def patch(self, request: Request) -> Response:
         serializer = UserSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        serializer.save()
-        return Response(serializer.data)
+        user = services.update_account(
+            actor=request.user, user=request.user, **serializer.validated_data
+        )
+        return Response(UserSerializer(user).data)
+
+
+class MyDataExportView(APIView):
+    """A patient downloads everything held about them (zip). Nobody else can: an admin may
+    erase a patient's data but never read it."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        request=None,
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        summary="My data export (zip: export.json + any kept raw frames)",
+    )
+    def get(self, request: Request) -> FileResponse:
+        archive = privacy.export_patient_data(
+            actor=request.user, patient=request.user, path=request.path
+        )
+        return FileResponse(  # streamed from the temporary file, which it closes
+            archive,
+            as_attachment=True,
+            filename=f"moodtune-{request.user.username}-export.zip",
+            content_type="application/zip",
+        )
 
 
 class UserViewSet(viewsets.ModelViewSet[User]):
@@ -127,33 +152,16 @@ class UserViewSet(viewsets.ModelViewSet[User]):
         )
 
     def perform_update(self, serializer: Any) -> None:
-        password = serializer.validated_data.pop("password", None)
-        user = serializer.save()
+        fields = dict(serializer.validated_data)
+        password = fields.pop("password", None)
+        user = services.update_account(actor=self.request.user, user=serializer.instance, **fields)
         if password:
-            user.set_password(password)
-            user.save(update_fields=["password"])
+            services.set_password(actor=self.request.user, user=user, password=password)
+        serializer.instance = user
 
     def perform_destroy(self, instance: User) -> None:
         instance.is_active = False
         instance.save(update_fields=["is_active"])
-
-    @extend_schema(
-        request=None,
-        responses={(200, "application/zip"): OpenApiTypes.BINARY},
-        summary="A patient's data export (zip: export.json + kept raw frames), audited",
-    )
-    @action(detail=True, methods=["get"])
-    def export(self, request: Request, pk: str | None = None) -> FileResponse:
-        patient = self.get_object()
-        archive = privacy.export_patient_data(
-            actor=request.user, patient=patient, path=request.path
-        )
-        return FileResponse(  # streamed from the temporary file, which it closes
-            archive,
-            as_attachment=True,
-            filename=f"patient-{patient.pk}-export.zip",
-            content_type="application/zip",
-        )
 
     @extend_schema(
         request=ErasureSerializer,
@@ -204,12 +212,13 @@ class AssignmentViewSet(
         serializer.instance = services.assign(
             therapist=serializer.validated_data["therapist"],
             patient=serializer.validated_data["patient"],
+            actor=self.request.user,
         )
 
     @extend_schema(request=None, responses=AssignmentSerializer)
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk: str | None = None) -> Response:
-        assignment = services.end_assignment(assignment=self.get_object())
+        assignment = services.end_assignment(assignment=self.get_object(), actor=request.user)
         return Response(AssignmentSerializer(assignment).data)
 
 

@@ -53,6 +53,10 @@ def _first_message(detail: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, OverflowError):
+        # An id beyond the database's integer range (SQLite raises while binding it): no row
+        # can have it, so it is simply not found, on every backend.
+        exc = exceptions.NotFound()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages

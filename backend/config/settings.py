@@ -130,9 +130,22 @@ CONSENT_NOTICE_VERSION = env_str("CONSENT_NOTICE_VERSION", "2026-11")
 # within the window; an address gets 4x over all usernames, a username 10x over all addresses.
 LOGIN_LOCKOUT_FAILURES = env_int("LOGIN_LOCKOUT_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# API tokens expire this long after they were issued (sign-in again for a new one); they are
+# also revoked on sign-out and on any password change.
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24, minimum=1)
 
 # --- Celery (producer side here; workers/ configures the consumer from these too) ---
 REDIS_URL = env_str("REDIS_URL", "")
+# Throttles (DRF) live in the cache: with Redis they are shared by every web process and host.
+CACHES: dict[str, dict[str, object]] = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "moodtune",
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem"):
@@ -164,7 +177,7 @@ ML_CHECKPOINT = env_str("ML_CHECKPOINT", str(BASE_DIR / "ml" / "weights" / "emot
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "backend.accounts.authentication.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

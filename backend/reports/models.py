@@ -25,10 +25,16 @@ class AuditAction(models.TextChoices):
     CHART = "chart"
     DATA_EXPORT = "data_export"  # an admin exported a patient's data (accounts.privacy)
     DATA_ERASURE = "data_erasure"  # an admin erased a patient's data
+    # account events (actor: who did it; patient: the account it was done to)
+    PASSWORD_SET = "password_set"
+    ROLE_CHANGE = "role_change"
+    ASSIGNMENT_START = "assignment_start"
+    ASSIGNMENT_END = "assignment_end"
 
 
 class AuditLog(models.Model):
-    """One therapist access to one patient's data: who, what, when, which patient."""
+    """One access to a patient's data (who, what, when, which patient), or one account event
+    (password set, role changed, assignment started/ended: `patient` is the account concerned)."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -146,7 +146,8 @@ def release(*, claims: Sequence[Claim]) -> None:
 
 
 def consent_active(*, patient_id: int) -> bool:
-    return ConsentRecord.objects.filter(patient_id=patient_id, withdrawn_at__isnull=True).exists()
+    """Consent to the notice in force now (a new notice version stops analysis until renewed)."""
+    return ConsentRecord.objects.current().filter(patient_id=patient_id).exists()
 
 
 def read_image(*, claim: Claim) -> bytes:

@@ -10,5 +10,5 @@ router.register("checkins", views.MoodCheckInViewSet, basename="checkin")
 
 urlpatterns = [
     *router.urls,
-    path("sessions/<int:pk>/events", live.SessionEventsView.as_view(), name="session-events"),
+    path("sessions/<id:pk>/events", live.SessionEventsView.as_view(), name="session-events"),
 ]

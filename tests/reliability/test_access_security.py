@@ -157,7 +157,9 @@ def test_garbled_forwarded_address_is_no_500(patient: User, settings: Any) -> No
 
 PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapist", "admin")
 DATA_RIGHTS_MATRIX = [
-    ("get", "/api/users/{patient}/export", dict(admin=200)),
+    # only the patient downloads their own data; nobody has a route to anyone else's
+    ("get", "/api/me/export", dict(patient=200, other_patient=200)),
+    ("get", "/api/users/{patient}/export", dict(admin=404)),
     ("post", "/api/users/{patient}/erase", dict(admin=400)),  # 400: no 'confirm' sent
 ]
 

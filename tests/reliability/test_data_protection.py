@@ -18,6 +18,7 @@ from rest_framework.authtoken.models import Token
 
 from backend.accounts import privacy
 from backend.accounts.models import ConsentRecord, User
+from backend.common.errors import ApplicationError
 from backend.reports.models import AuditLog
 from backend.reports.services import refresh_rollups
 from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
@@ -45,13 +46,13 @@ def _patient_data(patient: User) -> TherapySession:
     return session
 
 
-def test_admin_exports_every_row_of_the_patient_and_no_one_elses(  # type: ignore[no-untyped-def]
+def test_patient_exports_every_row_of_their_own_data_and_no_one_elses(  # type: ignore[no-untyped-def]
     patient, other_patient, therapist, admin_user, client_for
 ):
     _patient_data(patient)
     _patient_data(other_patient)
     Token.objects.create(user=patient)
-    response = client_for(admin_user).get(f"/api/users/{patient.pk}/export")
+    response = client_for(patient).get("/api/me/export")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
@@ -76,7 +77,7 @@ def test_admin_exports_every_row_of_the_patient_and_no_one_elses(  # type: ignor
     }
     assert exported_patients == {patient.pk}
     audit = AuditLog.objects.get(action="data_export")
-    assert (audit.actor, audit.patient, audit.patient_username) == (admin_user, patient, "pat")
+    assert (audit.actor, audit.patient, audit.patient_username) == (patient, patient, "pat")
 
 
 def test_the_export_holds_exactly_the_rows_that_erasure_deletes(  # type: ignore[no-untyped-def]
@@ -103,18 +104,27 @@ def test_the_export_holds_exactly_the_rows_that_erasure_deletes(  # type: ignore
     assert {k: v for k, v in exported.items() if v} == {k: v for k, v in deleted.items() if v}
     assert len(exported["reports.moodrollup"]) >= 1 and len(exported["therapy.emotionreading"]) == 2
 
-    with privacy.export_patient_data(actor=admin_user, patient=patient) as spool:
+    with privacy.export_patient_data(actor=patient, patient=patient) as spool:
         document = json.loads(zipfile.ZipFile(spool).read("export.json"))
     assert {label: {r["pk"] for r in rows} for label, rows in document["data"].items() if rows} == {
         k: (v if k != "authtoken.token" else {None}) for k, v in deleted.items() if v
     }
 
 
+@pytest.mark.parametrize("who", ["therapist", "other_patient", "admin_user"])
+def test_nobody_exports_another_persons_data(who, request, patient, client_for):  # type: ignore[no-untyped-def]
+    user = request.getfixturevalue(who)
+    with pytest.raises(ApplicationError) as refused:
+        privacy.export_patient_data(actor=user, patient=patient)
+    assert refused.value.code == "forbidden"
+    assert client_for(user).get(f"/api/users/{patient.pk}/export").status_code == 404
+    assert not AuditLog.objects.exists()
+
+
 @pytest.mark.parametrize("who", ["patient", "therapist", "other_patient", None])
-def test_only_admins_can_export_or_erase(who, request, patient, client_for):  # type: ignore[no-untyped-def]
+def test_only_admins_can_erase(who, request, patient, client_for):  # type: ignore[no-untyped-def]
     user = request.getfixturevalue(who) if who else None
     client = client_for(user)
-    assert client.get(f"/api/users/{patient.pk}/export").status_code in (401, 403)
     erase = client.post(f"/api/users/{patient.pk}/erase", {"confirm": "pat"}, format="json")
     assert erase.status_code in (401, 403)
     assert User.objects.filter(pk=patient.pk).exists()
@@ -169,27 +179,19 @@ def test_erasure_removes_rows_and_files_and_keeps_an_audit_entry(  # type: ignor
 
 
 def test_erasure_and_export_refuse_non_patients(therapist, admin_user, client_for):  # type: ignore[no-untyped-def]
+    assert client_for(therapist).get("/api/me/export").status_code == 403
     client = client_for(admin_user)
-    assert client.get(f"/api/users/{therapist.pk}/export").status_code == 400
     response = client.post(f"/api/users/{therapist.pk}/erase", {"confirm": "ther"}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "not_a_patient"
     assert User.objects.filter(pk=therapist.pk).exists()
 
 
-def _site_admin(user: User) -> User:
-    # The admin role makes a user staff but grants no model permissions (reported to the lead):
-    # a site administrator is an admin-role superuser.
-    user.is_superuser = True
-    user.save(update_fields=["is_superuser"])
-    return user
-
-
 def test_admin_site_erase_action_asks_for_confirmation_then_erases(  # type: ignore[no-untyped-def]
     patient, admin_user, client
 ):
     _patient_data(patient)
-    client.force_login(_site_admin(admin_user))
+    client.force_login(admin_user)
     url = "/admin/accounts/user/"
     first = client.post(url, {"action": "erase_patients", "_selected_action": [patient.pk]})
     assert first.status_code == 200 and b"cannot be undone" in first.content
@@ -205,51 +207,3 @@ def test_admin_site_erase_action_asks_for_confirmation_then_erases(  # type: ign
     )
     assert not User.objects.filter(pk=patient.pk).exists()
     assert AuditLog.objects.filter(action="data_erasure", patient_username="pat").count() == 1
-
-
-def test_admin_site_export_action_downloads_the_zip(patient, admin_user, client):  # type: ignore[no-untyped-def]
-    _patient_data(patient)
-    client.force_login(_site_admin(admin_user))
-    response = client.post(
-        "/admin/accounts/user/", {"action": "export_patient_data", "_selected_action": [patient.pk]}
-    )
-    assert response.status_code == 200
-    content = b"".join(response.streaming_content)
-    assert "export.json" in zipfile.ZipFile(io.BytesIO(content)).namelist()
-
-
-def test_purge_frames_keeps_recent_frames_and_in_flight_ones(  # type: ignore[no-untyped-def]
-    patient, settings, media_root
-):
-    settings.FRAME_RETENTION = "keep"
-    settings.FRAME_RETENTION_DAYS = 7
-    session = make_session(patient)
-    old = _frame_with_image(session, age_days=8)
-    recent = _frame_with_image(session, age_days=6)
-    queued = _frame_with_image(session, status="queued", age_days=30)
-    make_reading(session)  # readings are derived data: retention never touches them
-    old_path = Path(media_root) / old.image.name
-    out = io.StringIO()
-    call_command("purge_frames", "--dry-run", stdout=out)
-    assert "1 frame image(s)" in out.getvalue() and old_path.exists()
-    call_command("purge_frames", stdout=io.StringIO())
-    assert Frame.objects.get(pk=old.pk).image.name == ""
-    assert not old_path.exists()
-    assert Frame.objects.get(pk=recent.pk).image.name != ""
-    assert Frame.objects.get(pk=queued.pk).image.name != "", "the worker still needs it"
-    assert EmotionReading.objects.count() == 1
-
-
-def test_purge_frames_in_delete_mode_sweeps_leftovers_of_finished_frames(  # type: ignore[no-untyped-def]
-    patient, settings, media_root
-):
-    settings.FRAME_RETENTION = "delete"
-    session = make_session(patient)
-    leftover = _frame_with_image(session, status="failed")
-    in_flight = _frame_with_image(session, status="processing")
-    call_command("purge_frames", stdout=io.StringIO())
-    assert Frame.objects.get(pk=leftover.pk).image.name == ""
-    assert Frame.objects.get(pk=in_flight.pk).image.name != ""
-    assert [p for p in Path(media_root).rglob("*.jpg")] == [
-        Path(media_root) / Frame.objects.get(pk=in_flight.pk).image.name
-    ]

@@ -1,4 +1,4 @@
-// Admin: accounts (create, deactivate, a patient's data export and erasure) and
+// Admin: accounts (create, deactivate, a patient's erasure; only the patient exports their data) and
 // therapist-patient assignments, via /api/users and /api/assignments. Password resets and finer
 // edits stay in the Django admin.
 
@@ -16,8 +16,6 @@ async function load() {
     el("td", {}, el("div", { class: "row actions" }, u.is_active && u.id !== me ? el("button", { type: "button",
       class: "secondary", "aria-label": `Deactivate ${u.username}`, onclick: () => deactivate(u) },
     "Deactivate") : "", u.role === "patient" ? [
-      el("a", { href: `/api/users/${u.id}/export`, download: "",
-        "aria-label": `Export all data of ${u.username} (zip)` }, "Export data"),
       el("button", { type: "button", class: "danger", "aria-label": `Erase ${u.username}`,
         onclick: () => erase(u) }, "Erase…")] : null)))));
   const option = (u) => el("option", { value: u.id, text: u.username });
