@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -107,8 +107,9 @@ def caseload_page(request: HttpRequest) -> HttpResponse:
 
 @page(Role.PATIENT, Role.THERAPIST)
 def patient_page(request: HttpRequest, patient_id: int) -> HttpResponse:
+    # someone else's patient and no patient at all get the same 404: no hint that the id exists
     if not can_view_patient(request.user, patient_id):
-        raise PermissionDenied("You are not on this patient's care team.")
+        raise Http404("No such patient.")
     subject = get_object_or_404(User, pk=patient_id, role=Role.PATIENT)
     return _render(request, "patient.html", subject=subject, own=request.user.pk == patient_id)
 
@@ -117,7 +118,7 @@ def patient_page(request: HttpRequest, patient_id: int) -> HttpResponse:
 def session_detail_page(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_object_or_404(TherapySession.objects.select_related("patient"), pk=session_id)
     if not can_view_patient(request.user, session.patient_id):
-        raise PermissionDenied("You are not on this patient's care team.")
+        raise Http404("No such session.")  # the same answer as a missing one
     return _render(request, "session_detail.html", therapy_session=session)
 
 

@@ -1,7 +1,8 @@
 """Who may read what: every therapy query starts from these scoped querysets.
 
 Patients see their own data; therapists the data of their currently assigned patients;
-nobody else (admins included, unless assigned as a therapist) sees mood data.
+nobody else sees mood data: an admin (or an account whose role changed) with an assignment
+row still sees nothing, because the role is checked before the assignments.
 """
 
 from __future__ import annotations
@@ -17,7 +18,25 @@ def visible_patient_ids(user: User) -> QuerySet[Assignment] | list[int]:
         return []
     if user.is_patient:
         return [user.pk]
+    if not user.is_therapist:
+        return []
     return Assignment.objects.active().filter(therapist=user).values_list("patient", flat=True)
+
+
+def require_visible_filter(user: User, name: str, raw: str | None) -> None:
+    """`?patient=` / `?session=` naming someone the user may not see answers 404, the same as
+    an id that does not exist (no hint either way)."""
+    from rest_framework.exceptions import NotFound
+
+    if raw is None:
+        return
+    visible = (
+        User.objects.filter(pk__in=visible_patient_ids(user))
+        if name == "patient"
+        else visible_sessions(user)
+    )
+    if not (raw.isdigit() and len(raw) <= 18 and visible.filter(pk=int(raw)).exists()):
+        raise NotFound(f"no such {name}")
 
 
 def can_view_patient(user: User, patient_id: int) -> bool:

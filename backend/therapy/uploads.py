@@ -99,7 +99,10 @@ def validate_image(data: bytes) -> CleanImage:
             f"the {kind} image is corrupt or truncated ({exc})", code="corrupt_image"
         ) from None
     out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=92)  # re-encoding drops EXIF/GPS and other metadata
+    # Pillow writes back what `info` carries (JPEG comments, ICC profile, ...): empty it, so the
+    # re-encoded file holds pixels only (no EXIF/GPS, no COM segment, no profile).
+    rgb.info = {}
+    rgb.save(out, format="JPEG", quality=92)
     return CleanImage(
         jpeg=out.getvalue(),
         width=rgb.width,

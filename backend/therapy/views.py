@@ -64,6 +64,9 @@ class TherapySessionViewSet(
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[TherapySession]:
+        selectors.require_visible_filter(
+            self.request.user, "patient", self.request.query_params.get("patient")
+        )
         return (
             selectors.visible_sessions(self.request.user)
             .select_related("patient")
@@ -174,6 +177,10 @@ class MoodCheckInViewSet(
     filterset_fields = ["session", "phase", "patient"]
 
     def get_queryset(self) -> QuerySet[MoodCheckIn]:
+        for name in ("patient", "session"):
+            selectors.require_visible_filter(
+                self.request.user, name, self.request.query_params.get(name)
+            )
         return selectors.visible_checkins(self.request.user).order_by("-created_at")
 
     def get_permissions(self) -> list[Any]:

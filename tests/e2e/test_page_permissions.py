@@ -35,17 +35,17 @@ MATRIX: dict[str, dict[str, int]] = {
     "/patients/{patient}/": {
         ANON: LOGIN,
         PAT: 200,
-        OTHER_PAT: 403,
+        OTHER_PAT: 404,
         THER: 200,
-        OTHER_THER: 403,
+        OTHER_THER: 404,
         ADMIN: 403,
     },
     "/sessions/{session}/": {
         ANON: LOGIN,
         PAT: 200,
-        OTHER_PAT: 403,
+        OTHER_PAT: 404,
         THER: 200,
-        OTHER_THER: 403,
+        OTHER_THER: 404,
         ADMIN: 403,
     },
     "/catalogue/": {ANON: LOGIN, PAT: 403, OTHER_PAT: 403, THER: 403, OTHER_THER: 403, ADMIN: 200},
@@ -112,8 +112,8 @@ def test_pages_set_the_csrf_cookie_their_scripts_send_back(world: dict[str, Any]
 def test_a_missing_patient_or_session_is_404_for_a_therapist(world: dict[str, Any]) -> None:
     client = Client()
     client.force_login(world[THER])
-    # never assigned, so refused before the lookup: no hint whether the id exists
-    assert client.get("/patients/999999/").status_code == 403
+    # the same 404 as for someone else's patient: no hint whether the id exists
+    assert client.get("/patients/999999/").status_code == 404
     assert client.get("/sessions/999999/").status_code == 404
 
 

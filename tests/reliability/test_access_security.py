@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -21,11 +20,6 @@ from tests.backend.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles() -> None:
-    cache.clear()  # LoginThrottle counts in the cache; each test starts from zero
 
 
 def _login(client: Any, username: str, password: str = PASSWORD, ip: str = "10.0.0.1") -> Any:
