@@ -22,7 +22,7 @@ class Role(models.TextChoices):
 
 # Django-admin apps the admin role may manage (see User.has_perm). Nothing else, whatever
 # permission rows the account holds: API tokens (authtoken) and mood data (therapy) stay closed.
-ADMIN_ROLE_APPS = frozenset({"accounts", "catalogue", "reports"})
+ADMIN_ROLE_APPS = frozenset({"accounts", "catalogue", "common"})  # common: the audit trail
 
 
 class User(AbstractUser):

@@ -1,6 +1,6 @@
 """A patient's data rights: export everything we hold about them (the patient alone downloads
 it: nobody else reads the content), and erase it (admins, on request). Every use is written to
-the audit log (backend.reports.models.AuditLog).
+the audit log (backend.common.audit).
 
 Export and erasure cover the same rows: the export follows the same relations as Django's
 deletion collector (every CASCADE relation, transitively, from the patient), i.e. exactly the
@@ -35,7 +35,8 @@ from rest_framework import status
 
 from backend.accounts.models import Invitation, User
 from backend.common.errors import ApplicationError
-from backend.reports.models import AuditLog
+from backend.common import audit
+from backend.common.models import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +122,10 @@ def patient_querysets(patient: User) -> dict[type[Model], QuerySet[Any]]:
 def _audit(
     *, actor: User, patient: User, action: str, path: str, params: dict[str, Any]
 ) -> AuditLog:
-    return AuditLog.objects.create(
-        actor=actor,
-        actor_username=actor.username,
-        patient=patient,
-        patient_username=patient.username,
-        action=action,
-        path=path[:500],
-        params=params,
+    [entry] = audit.record(
+        actor=actor, patients=[patient], action=action, path=path, params=params
     )
+    return entry
 
 
 def _records(objs: Iterable[Model]) -> list[dict[str, Any]]:

@@ -12,19 +12,12 @@ from rest_framework import status
 
 from backend.accounts.models import Assignment, ConsentRecord, Invitation, Role, User
 from backend.common.errors import ApplicationError
-from backend.reports.models import AuditAction, AuditLog
+from backend.common import audit
+from backend.common.models import AuditAction
 
 
 def _audit_account_event(*, actor: User, user: User, action: str, **params: object) -> None:
-    AuditLog.objects.create(
-        actor=actor,
-        actor_username=actor.username,
-        patient=user,
-        patient_username=user.username,
-        action=action,
-        path="",
-        params=params,
-    )
+    audit.record(actor=actor, patients=[user], action=action, params=params)
 
 
 def check_username_free(username: str, *, exclude: User | None = None) -> None:

@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.catalogue.models import Track
+from backend.common import audit
+from backend.common.models import AuditAction
 from backend.recommendations import selectors, services
 from backend.recommendations.models import Recommendation
 from backend.recommendations.serializers import (
@@ -30,6 +32,14 @@ def _session(request: Request, session_id: int, *, write: bool) -> TherapySessio
         raise Http404
     if write and session.patient_id != request.user.pk:
         raise PermissionDenied("only the patient can do this in their session")
+    if not write:  # a therapist reading the playlist is a read of the patient's data
+        audit.record_read(
+            actor=request.user,
+            patients=[session.patient],
+            action=AuditAction.PLAYLIST,
+            path=request.path,
+            params=dict(request.query_params.items()),
+        )
     return session
 
 

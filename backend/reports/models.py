@@ -1,4 +1,4 @@
-"""Report storage: the access audit log and two derived tables that keep reports fast.
+"""Report storage: two derived tables that keep reports fast (the audit log is in common).
 
 MoodRollup holds quarter-hour sums of a *settled* session's primary readings (ended, no frame
 still queued or processing). Quarter hours, because every time zone in use today is offset from
@@ -14,51 +14,6 @@ from django.conf import settings
 from django.db import models
 
 from backend.therapy.models import TherapySession
-
-
-class AuditAction(models.TextChoices):
-    SESSION_REPORT = "session_report"
-    TREND = "trend"
-    CASELOAD = "caseload"
-    EXPORT_CSV = "export_csv"
-    REPORT_PDF = "report_pdf"
-    CHART = "chart"
-    DATA_EXPORT = "data_export"  # an admin exported a patient's data (accounts.privacy)
-    DATA_ERASURE = "data_erasure"  # an admin erased a patient's data
-    # account events (actor: who did it; patient: the account it was done to)
-    PASSWORD_SET = "password_set"
-    ROLE_CHANGE = "role_change"
-    ASSIGNMENT_START = "assignment_start"
-    ASSIGNMENT_END = "assignment_end"
-
-
-class AuditLog(models.Model):
-    """One access to a patient's data (who, what, when, which patient), or one account event
-    (password set, role changed, assignment started/ended: `patient` is the account concerned)."""
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # Snapshots, so the trail stays readable if an account is later deleted.
-    actor_username = models.CharField(max_length=150)
-    patient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    patient_username = models.CharField(max_length=150)
-    action = models.CharField(max_length=32, choices=AuditAction.choices)
-    path = models.CharField(max_length=500)
-    params = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["patient", "-created_at"]),
-            models.Index(fields=["actor", "-created_at"]),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.actor_username} {self.action} {self.patient_username} at {self.created_at}"
 
 
 class MoodRollup(models.Model):

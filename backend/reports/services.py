@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.reports.models import AuditLog, MoodRollup, SessionSummary
+from backend.common import audit
+from backend.reports.models import MoodRollup, SessionSummary
 from backend.reports.rollups import PENDING_STATUSES, SETTLE_GRACE, quarter_rows, session_figures
 from backend.therapy.models import Frame, TherapySession
 
@@ -106,19 +107,4 @@ def record_access(
     params: dict[str, Any] | None = None,
 ) -> None:
     """Audit a therapist's access to patients' data (patients reading their own are not)."""
-    if not actor.is_therapist or not patients:
-        return
-    AuditLog.objects.bulk_create(
-        [
-            AuditLog(
-                actor=actor,
-                actor_username=actor.username,
-                patient=p,
-                patient_username=p.username,
-                action=action,
-                path=path[:500],
-                params=params or {},
-            )
-            for p in patients
-        ]
-    )
+    audit.record_read(actor=actor, patients=patients, action=action, path=path, params=params or {})

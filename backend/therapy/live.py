@@ -27,7 +27,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from backend.common import audit
 from backend.common.errors import ApplicationError
+from backend.common.models import AuditAction
 from backend.common.health import broker_redis
 
 logger = logging.getLogger(__name__)
@@ -181,7 +183,16 @@ class SessionEventsView(APIView):
         from backend.therapy import selectors
         from backend.therapy.models import EmotionReading
 
-        session = get_object_or_404(selectors.visible_sessions(request.user), pk=pk)
+        session = get_object_or_404(
+            selectors.visible_sessions(request.user).select_related("patient"), pk=pk
+        )
+        audit.record_read(  # one row per stream opened, not per event
+            actor=request.user,
+            patients=[session.patient],
+            action=AuditAction.EVENTS_STREAM,
+            path=request.path,
+            params={},
+        )
         raw = request.headers.get("Last-Event-ID") or request.query_params.get("last_event_id")
         if raw is not None:
             try:

@@ -3,6 +3,7 @@ through selectors (scoped to the requester), writes through services."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,8 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
+from backend.accounts.models import User
 from backend.accounts.permissions import IsPatient
+from backend.common import audit
 from backend.common.errors import ApplicationError
+from backend.common.models import AuditAction
 from backend.therapy import selectors, services
 from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
 from backend.therapy.serializers import (
@@ -34,6 +38,21 @@ from backend.therapy.uploads import read_upload, validate_image
 
 class UploadThrottle(UserRateThrottle):
     scope = "uploads"
+
+
+def _audit(request: Request, action: str, patients: Iterable[User]) -> None:
+    """Every therapist read of patient data leaves one row per patient (see common.audit)."""
+    audit.record_read(
+        actor=request.user,
+        patients=patients,
+        action=action,
+        path=request.path,
+        params=dict(request.query_params.items()),
+    )
+
+
+def _page_patients(rows: Iterable[dict[str, Any]]) -> QuerySet[User]:
+    return User.objects.filter(pk__in={row["patient"] for row in rows})
 
 
 class ReadingPagination(PageNumberPagination):
@@ -80,6 +99,16 @@ class TherapySessionViewSet(
             return [IsPatient()]
         return super().get_permissions()
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        _audit(request, AuditAction.SESSIONS, _page_patients(response.data["results"]))
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        _audit(request, AuditAction.SESSIONS, _page_patients([response.data]))
+        return response
+
     def perform_create(self, serializer: Any) -> None:
         serializer.instance = services.start_session(
             patient=self.request.user,
@@ -117,7 +146,9 @@ class TherapySessionViewSet(
     )
     def frames(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "GET":
-            frames = self.get_object().frames.order_by("-captured_at")
+            session = self.get_object()
+            _audit(request, AuditAction.FRAMES, [session.patient])
+            frames = session.frames.order_by("-captured_at")
             page = self.paginate_queryset(frames)
             return self.get_paginated_response(FrameSerializer(page, many=True).data)
         session = self._own_session()
@@ -143,6 +174,7 @@ class TherapySessionViewSet(
     @action(detail=True, methods=["get"], pagination_class=ReadingPagination)
     def readings(self, request: Request, pk: str | None = None) -> Response:
         session = self.get_object()
+        _audit(request, AuditAction.READINGS, [session.patient])
         readings: QuerySet[EmotionReading] = session.readings.order_by("captured_at", "id")
         if (since := _parse_time(request, "since")) is not None:
             readings = readings.filter(captured_at__gt=since)
@@ -166,6 +198,11 @@ class FrameViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Frame]):
     def get_queryset(self) -> QuerySet[Frame]:
         return selectors.visible_frames(self.request.user)
 
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        frame = self.get_object()
+        _audit(request, AuditAction.FRAMES, [frame.session.patient])
+        return Response(self.get_serializer(frame).data)
+
 
 class MoodCheckInViewSet(
     mixins.ListModelMixin,
@@ -187,6 +224,16 @@ class MoodCheckInViewSet(
         if self.action == "create":
             return [IsPatient()]
         return super().get_permissions()
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        _audit(request, AuditAction.CHECKINS, _page_patients(response.data["results"]))
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        _audit(request, AuditAction.CHECKINS, _page_patients([response.data]))
+        return response
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data

@@ -22,7 +22,7 @@ def admin_browser(admin_user):  # type: ignore[no-untyped-def]
         "/admin/accounts/user/",
         "/admin/accounts/assignment/",
         "/admin/catalogue/track/",
-        "/admin/reports/auditlog/",
+        "/admin/common/auditlog/",
     ],
 )
 def test_admin_role_manages_accounts_catalogue_and_audit(admin_browser, path):  # type: ignore[no-untyped-def]

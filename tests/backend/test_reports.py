@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from backend.reports.models import AuditLog, MoodRollup, SessionSummary
+from backend.common.models import AuditLog
+from backend.reports.models import MoodRollup, SessionSummary
 from backend.reports.stats import linear_trend, t95
 from backend.therapy.models import Frame
 from tests.backend.conftest import make_checkin, make_reading, make_session
@@ -289,10 +290,10 @@ def test_audit_trail_is_read_only_in_django_admin(patient, therapist, admin_user
     entry = AuditLog.objects.get()
     client.force_login(admin_user)
 
-    assert client.get("/admin/reports/auditlog/").status_code == 200
-    assert client.get(f"/admin/reports/auditlog/{entry.pk}/change/").status_code == 200
-    assert client.get("/admin/reports/auditlog/add/").status_code == 403
-    assert client.post(f"/admin/reports/auditlog/{entry.pk}/delete/").status_code == 403
+    assert client.get("/admin/common/auditlog/").status_code == 200
+    assert client.get(f"/admin/common/auditlog/{entry.pk}/change/").status_code == 200
+    assert client.get("/admin/common/auditlog/add/").status_code == 403
+    assert client.post(f"/admin/common/auditlog/{entry.pk}/delete/").status_code == 403
     assert AuditLog.objects.filter(pk=entry.pk).exists()
 
 

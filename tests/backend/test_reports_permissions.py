@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from backend.reports.models import AuditLog
+from backend.common.models import AuditLog
 from tests.backend.conftest import make_reading, make_session
 
 PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapist", "admin")

@@ -153,7 +153,7 @@ PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapi
 DATA_RIGHTS_MATRIX = [
     # only the patient downloads their own data; nobody has a route to anyone else's
     ("get", "/api/me/export", dict(patient=200, other_patient=200)),
-    ("get", "/api/users/{patient}/export", dict(admin=404)),
+    ("get", "/api/users/{patient}/export", {p: 404 for p in PERSONAS}),
     ("post", "/api/users/{patient}/erase", dict(admin=400)),  # 400: no 'confirm' sent
 ]
 

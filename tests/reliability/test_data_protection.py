@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from backend.accounts import privacy
 from backend.accounts.models import ConsentRecord, User
 from backend.common.errors import ApplicationError
-from backend.reports.models import AuditLog
+from backend.common.models import AuditLog
 from backend.reports.services import refresh_rollups
 from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
 from tests.backend.conftest import image_bytes, make_checkin, make_reading, make_session

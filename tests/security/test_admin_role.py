@@ -14,7 +14,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from backend.accounts.models import Assignment, ConsentRecord, Role, User
-from backend.reports.models import AuditLog
+from backend.common.models import AuditLog
 from tests.backend.conftest import PASSWORD, make_reading, make_session
 
 pytestmark = pytest.mark.django_db

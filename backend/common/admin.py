@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 
-from backend.reports.models import AuditLog
+from backend.common.models import AuditLog
 
 
 @admin.register(AuditLog)
