@@ -6,8 +6,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login_page, name="login"),
     path("logout/", views.logout_page, name="logout"),
-    # no trailing slash: the accounts API hands out accept_url "/invite/<token>"
-    path("invite/<str:token>", views.invite_page, name="invite"),
+    # the accounts API hands out accept_url "/invite/#<token>": the token stays in the fragment
+    path("invite/", views.invite_page, name="invite"),
     path("session/", views.session_page, name="session"),
     path("history/", views.history_page, name="history"),
     path("caseload/", views.caseload_page, name="caseload"),

@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from backend.accounts.models import Invitation, Role, User
+from backend.accounts.models import Role, User
 from backend.therapy.models import Goal, TherapySession
 from backend.therapy.selectors import can_view_patient
 
@@ -72,14 +72,10 @@ def login_page(request: HttpRequest) -> HttpResponse:
 
 
 @ensure_csrf_cookie
-def invite_page(request: HttpRequest, token: str) -> HttpResponse:
-    """Where an invited patient creates their account (the link a therapist sends)."""
-    invitation = Invitation.find_open(token)
-    status = 200 if invitation is not None else 404
-    context = {"token": token, "valid": invitation is not None}
-    if invitation is not None:
-        context["therapist"] = invitation.therapist.get_full_name() or invitation.therapist.username
-    return render(request, "frontend/invite.html", context, status=status)
+def invite_page(request: HttpRequest) -> HttpResponse:
+    """Where an invited patient creates their account. The token is in the link's fragment,
+    read by the page's script: it never reaches the server in a URL (or an access log)."""
+    return render(request, "frontend/invite.html")
 
 
 @require_POST

@@ -86,6 +86,17 @@ class UserAdmin(BaseUserAdmin):
         fresh = User.objects.get(pk=obj.pk)
         services.update_account(actor=request.user, user=fresh, **fields)  # type: ignore[arg-type]
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        """Opening an account's page shows personal data (name, e-mail): audited."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            user = User.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+            if user is not None:
+                services.audit_admin_view(actor=request.user, user=user, path=request.path)  # type: ignore[arg-type]
+        return response
+
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:

@@ -181,7 +181,9 @@ class Invitation(models.Model):
 class ConsentQuerySet(models.QuerySet["ConsentRecord"]):
     def current(self) -> ConsentQuerySet:
         """Consents not withdrawn and given to the notice version in force now."""
-        return self.filter(withdrawn_at__isnull=True, notice_version=settings.CONSENT_NOTICE_VERSION)
+        return self.filter(
+            withdrawn_at__isnull=True, notice_version=settings.CONSENT_NOTICE_VERSION
+        )
 
 
 class ConsentRecord(models.Model):

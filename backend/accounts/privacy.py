@@ -34,8 +34,8 @@ from django.utils import timezone
 from rest_framework import status
 
 from backend.accounts.models import Invitation, User
-from backend.common.errors import ApplicationError
 from backend.common import audit
+from backend.common.errors import ApplicationError
 from backend.common.models import AuditLog
 
 log = logging.getLogger(__name__)
@@ -122,9 +122,7 @@ def patient_querysets(patient: User) -> dict[type[Model], QuerySet[Any]]:
 def _audit(
     *, actor: User, patient: User, action: str, path: str, params: dict[str, Any]
 ) -> AuditLog:
-    [entry] = audit.record(
-        actor=actor, patients=[patient], action=action, path=path, params=params
-    )
+    [entry] = audit.record(actor=actor, patients=[patient], action=action, path=path, params=params)
     return entry
 
 

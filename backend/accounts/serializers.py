@@ -88,6 +88,10 @@ class InvitationCreateSerializer(serializers.Serializer[None]):
     email = serializers.EmailField()
 
 
+class InvitationLookupSerializer(serializers.Serializer[None]):
+    token = serializers.CharField(max_length=200)
+
+
 class InvitationAcceptSerializer(serializers.Serializer[None]):
     token = serializers.CharField()
     username = serializers.CharField(max_length=150)

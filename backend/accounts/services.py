@@ -11,8 +11,8 @@ from django.utils import timezone
 from rest_framework import status
 
 from backend.accounts.models import Assignment, ConsentRecord, Invitation, Role, User
-from backend.common.errors import ApplicationError
 from backend.common import audit
+from backend.common.errors import ApplicationError
 from backend.common.models import AuditAction
 
 
@@ -58,6 +58,10 @@ def set_password(*, actor: User, user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     audit_password_set(actor=actor, user=user)
+
+
+def audit_admin_view(*, actor: User, user: User, path: str) -> None:
+    audit.record(actor=actor, patients=[user], action=AuditAction.ADMIN_VIEW, path=path)
 
 
 def audit_password_set(*, actor: User, user: User) -> None:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("me/consent", views.ConsentView.as_view(), name="consent"),
     path("patients", views.PatientListView.as_view(), name="patients"),
     path("invitations", views.InvitationView.as_view(), name="invitations"),
+    path("invitations/lookup", views.InvitationLookupView.as_view(), name="invitation-lookup"),
     path("invitations/accept", views.InvitationAcceptView.as_view(), name="invitation-accept"),
     *router.urls,
 ]

@@ -9,8 +9,8 @@ from django.contrib.auth import authenticate, login, logout, update_session_auth
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from backend.accounts import lockout, privacy, services
 from backend.accounts.authentication import check_same_origin, fresh_token
-from backend.accounts.models import Assignment, User
+from backend.accounts.models import Assignment, Invitation, User
 from backend.accounts.permissions import IsAdminRole, IsPatient, IsTherapist
 from backend.accounts.serializers import (
     AdminUserSerializer,
@@ -31,6 +31,7 @@ from backend.accounts.serializers import (
     ErasureSerializer,
     InvitationAcceptSerializer,
     InvitationCreateSerializer,
+    InvitationLookupSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
     UserSerializer,
@@ -248,11 +249,36 @@ class InvitationView(APIView):
                 "id": invitation.pk,
                 "email": invitation.email,
                 "token": token,
-                "accept_url": f"/invite/{token}",
+                # in the fragment: browsers never send it, so it never lands in a server log
+                "accept_url": f"/invite/#{token}",
                 "expires_at": invitation.expires_at,
             },
             status=status.HTTP_201_CREATED,
         )
+
+
+class InvitationLookupView(APIView):
+    """Is this invitation token open, and from whom? (POST: the token stays out of URLs.)"""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginThrottle]
+
+    @extend_schema(
+        request=InvitationLookupSerializer,
+        responses=inline_serializer("InvitationLookup", {"therapist": serializers.CharField()}),
+    )
+    def post(self, request: Request) -> Response:
+        data = InvitationLookupSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = Invitation.find_open(data.validated_data["token"])
+        if invitation is None:
+            raise ApplicationError(
+                "this invitation is invalid, used or expired",
+                code="invalid_invitation",
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
+        therapist = invitation.therapist
+        return Response({"therapist": therapist.get_full_name() or therapist.username})
 
 
 class InvitationAcceptView(APIView):

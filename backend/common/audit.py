@@ -40,4 +40,3 @@ def record_read(
     own data is not an event worth keeping)."""
     if actor.role == "therapist":
         record(actor=actor, patients=patients, action=action, path=path, params=params)
-

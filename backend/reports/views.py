@@ -22,9 +22,9 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role, User
 from backend.accounts.permissions import IsAdminRole, IsTherapist
 from backend.common.errors import ApplicationError
+from backend.common.models import AuditAction, AuditLog
 from backend.reports import exports, services
 from backend.reports.caseload import caseload
-from backend.common.models import AuditAction, AuditLog
 from backend.reports.params import int_param, period
 from backend.reports.selectors import patient_trend, session_moods
 from backend.reports.session_report import session_report

@@ -29,8 +29,8 @@ from rest_framework.views import APIView
 
 from backend.common import audit
 from backend.common.errors import ApplicationError
-from backend.common.models import AuditAction
 from backend.common.health import broker_redis
+from backend.common.models import AuditAction
 
 logger = logging.getLogger(__name__)
 

@@ -40,7 +40,10 @@ class TherapySession(models.Model):
     goal = models.CharField(max_length=16, choices=Goal.choices, default=Goal.CALM)
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True)  # the patient's own notes: written by the patient only
+    # the therapists' clinical notes: written by a current therapist only, not shown to the
+    # patient in the app (they are in the patient's data export)
+    therapist_notes = models.TextField(blank=True)
     # Live mood state, maintained by the worker after each analysed frame (smoothed).
     mood_valence = models.FloatField(null=True, blank=True)
     mood_arousal = models.FloatField(null=True, blank=True)

@@ -28,6 +28,7 @@ class TherapySessionSerializer(serializers.ModelSerializer[TherapySession]):
             "started_at",
             "ended_at",
             "notes",
+            "therapist_notes",
             "is_active",
             "mood_valence",
             "mood_arousal",
@@ -44,6 +45,13 @@ class TherapySessionSerializer(serializers.ModelSerializer[TherapySession]):
             "mood_distribution",
             "mood_updated_at",
         ]
+
+    def to_representation(self, instance: TherapySession) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and request.user.pk == instance.patient_id:
+            data.pop("therapist_notes")  # the therapists' working notes stay with them
+        return data
 
 
 class FrameUploadSerializer(serializers.Serializer[None]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -26,6 +27,34 @@ def start_session(*, patient: User, goal: str, notes: str = "") -> TherapySessio
             code="forbidden",
         )
     return TherapySession.objects.create(patient=patient, goal=goal, notes=notes)
+
+
+# Who writes which field of a session: each note has one author.
+PATIENT_FIELDS = frozenset({"goal", "notes"})
+THERAPIST_FIELDS = frozenset({"therapist_notes"})
+
+
+def update_session(*, actor: User, session: TherapySession, **fields: Any) -> TherapySession:
+    """The patient edits the goal and their notes; a current therapist edits the therapist
+    notes. Anything else is refused (403), so neither can overwrite the other's words."""
+    allowed = (
+        PATIENT_FIELDS
+        if actor.pk == session.patient_id
+        else THERAPIST_FIELDS
+        if actor.is_current_therapist_of(session.patient_id)
+        else frozenset()
+    )
+    refused = sorted(set(fields) - allowed)
+    if refused:
+        raise ApplicationError(
+            f"you cannot change {', '.join(refused)} of this session",
+            code="forbidden",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    for name, value in fields.items():
+        setattr(session, name, value)
+    session.save(update_fields=list(fields))
+    return session
 
 
 def end_session(*, session: TherapySession) -> TherapySession:

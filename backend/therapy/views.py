@@ -117,9 +117,9 @@ class TherapySessionViewSet(
         )
 
     def perform_update(self, serializer: Any) -> None:
-        if self.request.user.pk != serializer.instance.patient_id:
-            serializer.validated_data.pop("goal", None)  # therapists edit notes only
-        serializer.save()
+        serializer.instance = services.update_session(
+            actor=self.request.user, session=serializer.instance, **serializer.validated_data
+        )
 
     @extend_schema(request=None, responses=TherapySessionSerializer)
     @action(detail=True, methods=["post"])

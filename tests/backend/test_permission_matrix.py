@@ -41,7 +41,15 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "patch",
         "/api/sessions/{session}",
         "notes",
-        _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        # the patient's own notes: only the patient writes them
+        _row(patient=200, other_patient=404, therapist=403, other_therapist=404, admin=404),
+    ),
+    (
+        "patch",
+        "/api/sessions/{session}",
+        "therapist_notes",
+        # the therapists' notes: only a current therapist writes them
+        _row(patient=403, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
     (
         "post",
@@ -172,6 +180,8 @@ def _body(kind: str, world: dict[str, Any]) -> tuple[dict[str, Any] | None, str]
     users = world["users"]
     if kind == "notes":
         return {"notes": "felt calmer"}, "json"
+    if kind == "therapist_notes":
+        return {"therapist_notes": "engaged"}, "json"
     if kind == "session":
         return {"goal": "calm"}, "json"
     if kind == "frame":

@@ -85,14 +85,15 @@ def test_checkin_before_and_after_and_out_of_range_values(patient, client_for): 
 
 
 @pytest.mark.django_db
-def test_therapist_edits_notes_but_not_goal(patient, therapist, client_for):  # type: ignore[no-untyped-def]
+def test_therapist_edits_therapist_notes_but_not_goal(patient, therapist, client_for):  # type: ignore[no-untyped-def]
     session = make_session(patient, goal="calm")
-    response = client_for(therapist).patch(
-        f"/api/sessions/{session.pk}", {"notes": "engaged", "goal": "uplift"}, format="json"
-    )
+    client = client_for(therapist)
+    url = f"/api/sessions/{session.pk}"
+    response = client.patch(url, {"therapist_notes": "engaged"}, format="json")
     assert response.status_code == 200
+    assert client.patch(url, {"therapist_notes": "x", "goal": "uplift"}, format="json").status_code == 403
     session.refresh_from_db()
-    assert (session.notes, session.goal) == ("engaged", "calm")
+    assert (session.therapist_notes, session.goal) == ("engaged", "calm")
 
 
 @pytest.mark.django_db

@@ -85,7 +85,11 @@ def test_admin_cannot_list_api_tokens(admin_browser: Client, therapist: User) ->
     token = Token.objects.create(user=therapist)
     assert admin_browser.get("/admin/authtoken/tokenproxy/").status_code == 404
     assert admin_browser.get("/admin/authtoken/token/").status_code == 404
-    for path in ("/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{therapist.pk}/change/"):
+    for path in (
+        "/admin/",
+        "/admin/accounts/user/",
+        f"/admin/accounts/user/{therapist.pk}/change/",
+    ):
         assert token.key not in admin_browser.get(path).content.decode()
 
 
@@ -156,9 +160,7 @@ def test_admin_has_no_route_to_a_patients_export(
 # 5. the admin forges consent or deletes its withdrawal
 
 
-def test_admin_cannot_add_change_or_delete_consent(
-    admin_browser: Client, patient: User
-) -> None:
+def test_admin_cannot_add_change_or_delete_consent(admin_browser: Client, patient: User) -> None:
     record = ConsentRecord.objects.get(patient=patient)
     add = admin_browser.post(
         "/admin/accounts/consentrecord/add/",

@@ -134,7 +134,14 @@ def test_a_same_origin_browser_sign_in_still_works(patient: User) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["/\\evil.com", "//evil.com", "https://evil.com/", "/\\/evil.com", "\\\\evil.com", "javascript:alert(1)"],
+    [
+        "/\\evil.com",
+        "//evil.com",
+        "https://evil.com/",
+        "/\\/evil.com",
+        "\\\\evil.com",
+        "javascript:alert(1)",
+    ],
 )
 def test_the_login_page_never_hands_an_off_site_next_to_its_script(target: str) -> None:
     page = Client().get("/login/", {"next": target}).content.decode()

@@ -106,7 +106,7 @@ if (notes) {
   notes.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      await api(`/api/sessions/${id}`, { method: "PATCH", body: { notes: $("notes").value } });
+      await api(`/api/sessions/${id}`, { method: "PATCH", body: { therapist_notes: $("notes").value } });
       toast("Notes saved.");
     } catch (err) { toast(`Could not save: ${err.message}`); }
   });
