@@ -29,7 +29,7 @@ class LockoutAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         username = self.data.get("username", "")
-        ip = lockout.client_ip(self.request) if self.request is not None else None  # type: ignore[arg-type]
+        ip = lockout.client_ip(self.request) if self.request is not None else None
         try:
             lockout.check_not_locked(username=username, ip=ip)
         except lockout.LockedOut as exc:
@@ -84,7 +84,7 @@ class UserAdmin(BaseUserAdmin):
             return
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
         fresh = User.objects.get(pk=obj.pk)
-        services.update_account(actor=request.user, user=fresh, **fields)  # type: ignore[arg-type]
+        services.update_account(actor=request.user, user=fresh, **fields)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
@@ -94,7 +94,7 @@ class UserAdmin(BaseUserAdmin):
         if request.method == "GET" and response.status_code == 200:
             user = User.objects.filter(pk=object_id).first() if object_id.isdigit() else None
             if user is not None:
-                services.audit_admin_view(actor=request.user, user=user, path=request.path)  # type: ignore[arg-type]
+                services.audit_admin_view(actor=request.user, user=user, path=request.path)
         return response
 
     def user_change_password(
@@ -105,7 +105,7 @@ class UserAdmin(BaseUserAdmin):
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:
             user = User.objects.get(pk=id)
-            services.audit_password_set(actor=request.user, user=user)  # type: ignore[arg-type]
+            services.audit_password_set(actor=request.user, user=user)
         return response
 
     @admin.action(description="Erase the selected patients and all their data (audited)")
@@ -121,7 +121,7 @@ class UserAdmin(BaseUserAdmin):
         for patient in queryset:
             try:
                 privacy.erase_patient(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     patient=patient,
                     confirm=request.POST.get(f"confirm_{patient.pk}", ""),
                     path=request.path,
@@ -162,14 +162,14 @@ class AssignmentAdmin(admin.ModelAdmin):
         created = services.assign(
             therapist=obj.therapist,
             patient=obj.patient,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
         )
         obj.pk = created.pk
 
     @admin.action(description="End the selected assignments")
     def end_assignments(self, request: HttpRequest, queryset: QuerySet[Assignment]) -> None:
         for assignment in queryset:
-            services.end_assignment(assignment=assignment, actor=request.user)  # type: ignore[arg-type]
+            services.end_assignment(assignment=assignment, actor=request.user)
 
 
 @admin.register(Invitation)

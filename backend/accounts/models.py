@@ -116,16 +116,6 @@ class Assignment(models.Model):
 
     objects = AssignmentQuerySet.as_manager()
 
-    def clean(self) -> None:
-        """Only a therapist treats, only a patient is treated (checked by every form and by
-        services.assign)."""
-        from django.core.exceptions import ValidationError
-
-        if self.therapist_id is not None and not self.therapist.is_therapist:
-            raise ValidationError({"therapist": "only therapists can be assigned to patients"})
-        if self.patient_id is not None and not self.patient.is_patient:
-            raise ValidationError({"patient": "only patients can be assigned a therapist"})
-
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -142,6 +132,16 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.therapist} -> {self.patient}"
+
+    def clean(self) -> None:
+        """Only a therapist treats, only a patient is treated (checked by every form and by
+        services.assign)."""
+        from django.core.exceptions import ValidationError
+
+        if self.therapist_id is not None and not self.therapist.is_therapist:
+            raise ValidationError({"therapist": "only therapists can be assigned to patients"})
+        if self.patient_id is not None and not self.patient.is_patient:
+            raise ValidationError({"patient": "only patients can be assigned a therapist"})
 
 
 def _hash_token(token: str) -> str:

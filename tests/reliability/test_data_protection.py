@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from django.contrib.admin.utils import NestedObjects
 from django.core.files.base import ContentFile
-from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
