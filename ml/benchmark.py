@@ -18,6 +18,7 @@ import os
 import platform
 import statistics
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import torch
 
 from ml.bench_detector import detector_section, pipeline_section
 from ml.checkpoint import DEFAULT_CHECKPOINT, git_commit, load_classifier
+from ml.numerics import numeric_choice
 from ml.timing import timed
 
 
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "torch": torch.__version__,
         "commit": git_commit(),
         "threads": torch.get_num_threads(),
+        # the numeric path (bf16 autocast or float32) and the CPU flags that decided it
+        "numerics": asdict(numeric_choice(torch.device("cpu"))),
         # other processes on a shared machine slow every figure down; record how busy it was
         "load_average_1min": round(os.getloadavg()[0], 2),
     }

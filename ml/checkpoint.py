@@ -25,6 +25,7 @@ from torch import nn
 
 from ml.classifier import ArchConfig, Preprocessing, batched_logits, build_model
 from ml.emotions import EMOTIONS
+from ml.numerics import bf16_fast_on
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "emotion.pt"
 FORMAT = "moodtune-emotion-classifier"
@@ -144,14 +145,6 @@ class LoadedClassifier:
         return torch.softmax(z, dim=1).numpy().astype(np.float32)
 
 
-def bf16_fast_on(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(
-        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
-
-
 def load_classifier(
     path: str | Path = DEFAULT_CHECKPOINT,
     device: str | torch.device = "cpu",
@@ -160,7 +153,8 @@ def load_classifier(
 ) -> LoadedClassifier:
     """Build the model described by the checkpoint, in eval mode on `device`.
 
-    bf16=None picks bf16 autocast where the hardware runs it natively, float32 otherwise.
+    bf16=None picks bf16 autocast where the hardware runs it natively, float32 otherwise
+    (ml.numerics decides, from the CPU's flags).
     """
     ckpt, digest = read_checkpoint(path)
     device = torch.device(device)

@@ -31,6 +31,7 @@ from ml.checkpoint import read_checkpoint, save_checkpoint
 from ml.classifier import ArchConfig, Preprocessing, batched_logits, build_model, count_parameters
 from ml.data import AugmentConfig, augment, class_weights, load_npz
 from ml.metrics import ece, fit_temperature, nll, softmax
+from ml.numerics import bf16_fast_on
 
 DEFAULTS: dict[str, Any] = {
     "name": "fer_cnn",
@@ -44,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "warmup_epochs": 2,
     "label_smoothing": 0.1,
     "class_weighting": "none",
-    "bf16": True,
+    "bf16": "auto",  # "auto": ml.numerics decides from the CPU's flags; true/false force it
     "seed": 0,
     "max_train": None,  # cap on training images (tests)
     "max_eval": None,  # cap on PublicTest images (tests)
@@ -144,7 +145,7 @@ def train(
     warmup = cfg["warmup_epochs"] * steps_per_epoch
     weights = class_weights(tr.labels, cfg["class_weighting"])
     weights = None if weights is None else weights.to(device)
-    bf16 = bool(cfg["bf16"])
+    bf16 = bf16_fast_on(device) if cfg["bf16"] == "auto" else bool(cfg["bf16"])
 
     st: dict[str, Any] = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": -1, "history": []}
     st["train_seconds"] = 0.0
