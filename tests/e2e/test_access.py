@@ -21,11 +21,12 @@ def test_patient_cannot_open_another_patients_page_or_session(
     page = new_page()
     login(page, "pat")
 
+    # someone else's page answers exactly like a page that does not exist: 404
     response = page.goto(f"/patients/{other.pk}/")
-    assert response.status == 403
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
-    screenshot(page, "patient-403")
-    assert page.goto(f"/sessions/{their_session.pk}/").status == 403
+    assert response.status == 404
+    screenshot(page, "patient-404")
+    assert page.goto(f"/sessions/{their_session.pk}/").status == 404
+    assert page.goto("/sessions/999999/").status == 404
     assert page.goto(f"/patients/{personas['patient'].pk}/").status == 200  # their own is fine
 
 
@@ -37,9 +38,9 @@ def test_therapist_cannot_open_an_unassigned_patient(
     page = new_page()
     login(page, "ther")
 
-    assert page.goto(f"/patients/{other.pk}/").status == 403
-    screenshot(page, "therapist-403")
-    assert page.goto(f"/sessions/{their_session.pk}/").status == 403
+    assert page.goto(f"/patients/{other.pk}/").status == 404
+    screenshot(page, "therapist-404")
+    assert page.goto(f"/sessions/{their_session.pk}/").status == 404
     assert page.goto("/catalogue/").status == 403  # admin pages are not for therapists
     assert page.goto(f"/patients/{personas['patient'].pk}/").status == 200
 
