@@ -15,6 +15,8 @@ from workers.model import get_pipeline
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
+_beats = [0]  # heartbeats so far (the orphan sweep runs on every Nth)
+ORPHAN_SWEEP_EVERY_BEATS = 60
 
 
 @worker_process_init.connect
@@ -52,16 +54,31 @@ def _beat(name: str, queues: list[str]) -> None:
 
 def _rescue_expired_claims() -> None:
     """Frames claimed by a worker that died (kill -9, OOM, lost host) are re-enqueued once
-    their lease is over, so recovery needs no operator and no broker redelivery timing."""
+    their lease is over, and queued frames whose message the broker lost are sent again, so
+    recovery needs no operator and no broker redelivery timing. Now and then, raw images that
+    no row names (a crash mid-upload) are removed."""
+    from datetime import timedelta
+
+    from django.conf import settings
     from django.db import connection
-    from django.utils import timezone
 
     from backend.therapy.rescue import requeue_stuck_frames
+    from backend.therapy.storage_sweep import sweep_orphaned_images
 
     try:
-        rescued = requeue_stuck_frames(processing_before=timezone.now() - config.CLAIM_LEASE)
+        rescued = requeue_stuck_frames(
+            processing_lease=config.CLAIM_LEASE,
+            queued_lease=timedelta(seconds=settings.FRAME_RESEND_AFTER_SECONDS),
+        )
         if rescued:
-            logger.warning("re-enqueued %d frame(s) whose claim expired", rescued)
+            logger.warning("re-enqueued %d frame(s) whose claim or message was lost", rescued)
+        _beats[0] += 1
+        if _beats[0] % ORPHAN_SWEEP_EVERY_BEATS == 1:
+            removed = sweep_orphaned_images(
+                grace=timedelta(minutes=settings.ORPHAN_GRACE_MINUTES)
+            )
+            if removed:
+                logger.warning("removed %d raw image(s) that no frame names", len(removed))
     except Exception as exc:  # database or broker down: the next beat tries again
         logger.warning("expired-claim sweep failed: %s", exc)
     finally:

@@ -11,3 +11,14 @@ class CommonConfig(AppConfig):
         from backend.common.converters import IdConverter
 
         register_converter(IdConverter, "id")
+
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+
+        from backend.common.faults import POINTS
+
+        unknown = settings.FAULT_POINTS - POINTS
+        if unknown:
+            raise ImproperlyConfigured(f"FAULT_POINTS: unknown point(s) {sorted(unknown)}")
+        if settings.FAULT_POINTS and settings.PRODUCTION:
+            raise ImproperlyConfigured("FAULT_POINTS is for the fault tests, never production")

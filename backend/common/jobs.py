@@ -56,4 +56,11 @@ def enqueue(name: str, *args: Any) -> None:
     """Send task `name` with JSON-serialisable `args` once the current transaction commits."""
     if name not in QUEUE_SETTINGS:
         raise ValueError(f"unknown task name {name!r}")
-    transaction.on_commit(lambda: send_now(name, *args))
+    transaction.on_commit(lambda: _publish(name, *args))
+
+
+def _publish(name: str, *args: Any) -> None:
+    from backend.common.faults import fault_point
+
+    fault_point("before_publish")  # the row is committed, its message not yet sent
+    send_now(name, *args)

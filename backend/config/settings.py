@@ -134,14 +134,22 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 # also revoked on sign-out and on any password change.
 API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24, minimum=1)
 
+# Crash points for the fault tests only (backend/common/faults.py); never set in production.
+FAULT_POINTS = frozenset(env_list("FAULT_POINTS", []))
+# A queued frame whose message was sent this long ago without being claimed is sent again (the
+# broker may have lost it); the claim makes a duplicate harmless.
+FRAME_RESEND_AFTER_SECONDS = env_int("FRAME_RESEND_AFTER_SECONDS", 300, minimum=10)
+# Files under MEDIA_ROOT that no row names are removed after this grace period.
+ORPHAN_GRACE_MINUTES = env_int("ORPHAN_GRACE_MINUTES", 60, minimum=1)
+
 # --- Celery (producer side here; workers/ configures the consumer from these too) ---
 REDIS_URL = env_str("REDIS_URL", "")
 # Throttles (DRF) live in the cache: with Redis they are shared by every web process and host.
 CACHES: dict[str, dict[str, object]] = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "backend.common.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "moodtune",
+        "KEY_PREFIX": "moodtune-cache",
     }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from backend.accounts.models import ConsentRecord
 from backend.common import jobs
+from backend.common.dbclock import db_now
+from backend.common.faults import fault_point
 from backend.therapy import live
 from backend.therapy.models import EMOTIONS, EmotionReading, Frame, FrameStatus, TherapySession
 
@@ -76,7 +78,7 @@ def _claimable(lease: timedelta, now: datetime) -> Q:
 
 
 def _try_claim(frame_id: int, lease: timedelta) -> Claim | None:
-    now = timezone.now()
+    now = db_now()  # the token and the lease check both on the database's clock
     claimed = (
         Frame.objects.filter(pk=frame_id)
         .filter(_claimable(lease, now))
@@ -111,7 +113,7 @@ def claim_frame(*, frame_id: int, lease: timedelta) -> Claim | Held | None:
     row = Frame.objects.filter(pk=frame_id).values("status", "claimed_at").first()
     if row is None or row["status"] != FrameStatus.PROCESSING or row["claimed_at"] is None:
         return None
-    expires = row["claimed_at"] + lease - timezone.now()
+    expires = row["claimed_at"] + lease - db_now()
     return Held(retry_after=max(1.0, expires.total_seconds() + 1.0))
 
 
@@ -160,16 +162,28 @@ def read_image(*, claim: Claim) -> bytes:
 
 
 def _finish(claim: Claim, *, delete_image: bool, **fields: Any) -> bool:
+    """Write the final state under the claim; run inside the caller's transaction.
+
+    The raw image is deleted *before* the row that names it is committed without it (delete
+    first, then forget): a crash in between leaves a row whose file is gone (the frame is then
+    retried and fails cleanly), never a file that no row names. Call `_forget_image` last.
+    """
     if delete_image:
         fields["image"] = ""
     updated = Frame.objects.filter(
         pk=claim.frame_id, status=FrameStatus.PROCESSING, claimed_at=claim.token
     ).update(processed_at=timezone.now(), **fields)
-    if updated and delete_image and claim.image_name:
-        transaction.on_commit(lambda: default_storage.delete(claim.image_name))
     if updated:
         transaction.on_commit(lambda: live.publish(session_id=claim.session_id))
     return bool(updated)
+
+
+def _forget_image(claim: Claim) -> None:
+    """Delete the raw image, as the last step before the transaction commits: a storage error
+    rolls the whole result back (the frame is retried with its file still there)."""
+    if claim.image_name:
+        default_storage.delete(claim.image_name)
+        fault_point("after_image_deleted")
 
 
 def fail_frame(*, claim: Claim, reason: str, delete_image: bool | None = None) -> bool:
@@ -178,6 +192,8 @@ def fail_frame(*, claim: Claim, reason: str, delete_image: bool | None = None) -
         delete_image = settings.FRAME_RETENTION == "delete"
     with transaction.atomic():
         done = _finish(claim, delete_image=delete_image, status=FrameStatus.FAILED, error=reason)
+        if done and delete_image:
+            _forget_image(claim)
     logger.warning("frame failed frame_id=%s reason=%s done=%s", claim.frame_id, reason, done)
     return done
 
@@ -205,6 +221,8 @@ def record_result(*, claim: Claim, faces: Sequence[FaceResult], model_version: s
         EmotionReading.objects.bulk_create([_reading(claim, face, model_version) for face in faces])
         if faces:
             update_mood(session_id=claim.session_id)
+        if settings.FRAME_RETENTION == "delete":
+            _forget_image(claim)
     return str(status)
 
 

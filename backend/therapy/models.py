@@ -95,11 +95,26 @@ class Frame(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # When a worker last claimed the frame: the claim's fencing token and its lease start.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # when its analysis message was last sent (database clock): a queued frame whose message
+    # is older than FRAME_RESEND_AFTER_SECONDS is sent again (backend.therapy.rescue)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    # the client's idempotency key (Idempotency-Key header): a retried upload finds its frame
+    client_key = models.CharField(max_length=64, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     model_version = models.CharField(max_length=128, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["session", "captured_at"])]
+        indexes = [
+            models.Index(fields=["session", "captured_at"]),
+            models.Index(fields=["status", "last_sent_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "client_key"],
+                condition=~models.Q(client_key=""),
+                name="one_frame_per_client_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"frame {self.pk} ({self.status})"

@@ -57,6 +57,11 @@ class TherapySessionSerializer(serializers.ModelSerializer[TherapySession]):
 class FrameUploadSerializer(serializers.Serializer[None]):
     image = serializers.FileField(allow_empty_file=True)
     captured_at = serializers.DateTimeField(required=False)
+    # idempotency key (or the Idempotency-Key header): a retry with the same key returns the
+    # first answer instead of creating a second frame
+    client_frame_id = serializers.RegexField(
+        r"^[A-Za-z0-9_.:-]{1,64}$", required=False, help_text="1-64 of A-Z a-z 0-9 _ . : -"
+    )
 
 
 class FrameSerializer(serializers.ModelSerializer[Frame]):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import errno
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 
@@ -64,10 +64,36 @@ def end_session(*, session: TherapySession) -> TherapySession:
     return session
 
 
+# captured_at (from the client's clock) must fall in this much of the session's span
+CAPTURE_SLACK = timedelta(minutes=10)
+
+
+def frame_for_key(*, session: TherapySession, client_key: str) -> Frame | None:
+    """The frame an earlier upload with this idempotency key created, if any."""
+    if not client_key:
+        return None
+    return Frame.objects.filter(session=session, client_key=client_key).first()
+
+
+def _check_captured_at(session: TherapySession, captured_at: datetime) -> None:
+    earliest, latest = session.started_at - CAPTURE_SLACK, timezone.now() + CAPTURE_SLACK
+    if not earliest <= captured_at <= latest:
+        raise ApplicationError(
+            "captured_at must lie between the session's start and now "
+            f"(give or take {int(CAPTURE_SLACK.total_seconds() // 60)} minutes)",
+            code="captured_at_out_of_range",
+        )
+
+
 def accept_frame(
-    *, session: TherapySession, image: CleanImage, captured_at: datetime | None = None
+    *,
+    session: TherapySession,
+    image: CleanImage,
+    captured_at: datetime | None = None,
+    client_key: str = "",
 ) -> Frame:
-    """Store a validated frame and queue its analysis once the row is committed."""
+    """Store a validated frame and queue its analysis once the row is committed. With a
+    client key, a concurrent retry that loses the race returns the winner's frame."""
     if session.ended_at is not None:
         raise ApplicationError(
             "this session has ended", code="session_ended", status_code=status.HTTP_409_CONFLICT
@@ -78,8 +104,11 @@ def accept_frame(
             code="consent_required",
             status_code=status.HTTP_403_FORBIDDEN,
         )
+    if captured_at is not None:
+        _check_captured_at(session, captured_at)
     frame = Frame(
         session=session,
+        client_key=client_key,
         captured_at=captured_at or timezone.now(),
         content_hash=image.content_hash,
         width=image.width,
@@ -100,6 +129,12 @@ def accept_frame(
             code="broker_unavailable",
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         ) from exc
+    except IntegrityError:
+        frame.image.delete(save=False)
+        earlier = frame_for_key(session=session, client_key=client_key)
+        if earlier is None:
+            raise
+        return earlier  # the same upload, retried concurrently: one frame, one answer
     except BaseException:
         frame.image.delete(save=False)  # the row is gone: leave no orphan file behind
         raise

@@ -152,14 +152,23 @@ class TherapySessionViewSet(
             page = self.paginate_queryset(frames)
             return self.get_paginated_response(FrameSerializer(page, many=True).data)
         session = self._own_session()
-        form = FrameUploadSerializer(data=request.data)
+        data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
+        if "Idempotency-Key" in request.headers and "client_frame_id" not in data:
+            data["client_frame_id"] = request.headers["Idempotency-Key"]
+        form = FrameUploadSerializer(data=data)
         if not form.is_valid():
             if "image" in form.errors:
                 read_upload(None)
             form.is_valid(raise_exception=True)
+        client_key = form.validated_data.get("client_frame_id", "")
+        if earlier := services.frame_for_key(session=session, client_key=client_key):
+            return Response(FrameSerializer(earlier).data, status=status.HTTP_202_ACCEPTED)
         image = validate_image(read_upload(request.FILES.get("image")))
         frame = services.accept_frame(
-            session=session, image=image, captured_at=form.validated_data.get("captured_at")
+            session=session,
+            image=image,
+            captured_at=form.validated_data.get("captured_at"),
+            client_key=client_key,
         )
         return Response(FrameSerializer(frame).data, status=status.HTTP_202_ACCEPTED)
 

@@ -93,7 +93,7 @@ def test_a_case_variant_sign_in_counts_against_the_same_lockout(
 def test_throttles_use_redis_when_it_is_configured() -> None:
     backend = settings.CACHES["default"]["BACKEND"]
     if settings.REDIS_URL:
-        assert backend == "django.core.cache.backends.redis.RedisCache"
+        assert backend == "backend.common.cache.FailOpenRedisCache"
         assert settings.CACHES["default"]["LOCATION"] == settings.REDIS_URL
     else:
         assert backend == "django.core.cache.backends.locmem.LocMemCache"

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
-from django.utils import timezone
 
+from backend.common.dbclock import db_now
 from backend.therapy.models import Frame, FrameStatus
 from backend.therapy.rescue import requeue_stuck_frames
 
@@ -30,7 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["older_than"] < 0:
             raise CommandError("--older-than must be >= 0")
-        cutoff = timezone.now() - timedelta(seconds=options["older_than"])
+        lease = timedelta(seconds=options["older_than"])
+        cutoff = db_now() - lease
         if options["dry_run"]:
             requeued = (
                 Frame.objects.filter(
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             )
         else:
             requeued = requeue_stuck_frames(
-                processing_before=cutoff, queued_before=cutoff, limit=options["limit"]
+                processing_lease=lease, queued_lease=lease, limit=options["limit"]
             )
         verb = "would re-enqueue" if options["dry_run"] else "re-enqueued"
         self.stdout.write(f"{verb} {requeued} frame(s) stuck for over {options['older_than']}s")

@@ -114,6 +114,8 @@ async function uploadFrame(blob, capturedAt) {
   const form = new FormData();
   form.append("image", blob, "frame.jpg");
   if (capturedAt) form.append("captured_at", capturedAt);
+  // a retry of this very frame (after a lost answer) is recognised and not analysed twice
+  form.append("client_frame_id", crypto.randomUUID());
   try {
     await api(`/api/sessions/${state.session.id}/frames`, { method: "POST", body: form });
     state.uploads += 1;
