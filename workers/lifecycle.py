@@ -74,9 +74,7 @@ def _rescue_expired_claims() -> None:
             logger.warning("re-enqueued %d frame(s) whose claim or message was lost", rescued)
         _beats[0] += 1
         if _beats[0] % ORPHAN_SWEEP_EVERY_BEATS == 1:
-            removed = sweep_orphaned_images(
-                grace=timedelta(minutes=settings.ORPHAN_GRACE_MINUTES)
-            )
+            removed = sweep_orphaned_images(grace=timedelta(minutes=settings.ORPHAN_GRACE_MINUTES))
             if removed:
                 logger.warning("removed %d raw image(s) that no frame names", len(removed))
     except Exception as exc:  # database or broker down: the next beat tries again

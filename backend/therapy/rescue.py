@@ -63,9 +63,7 @@ def _hand_back_expired_claims(cutoff: object, limit: int) -> int:
 def _resend_lost_messages(cutoff: object, now: object, limit: int) -> int:
     lost = (
         Frame.objects.filter(status=FrameStatus.QUEUED)
-        .filter(
-            Q(last_sent_at__lte=cutoff) | Q(last_sent_at__isnull=True, uploaded_at__lte=cutoff)
-        )
+        .filter(Q(last_sent_at__lte=cutoff) | Q(last_sent_at__isnull=True, uploaded_at__lte=cutoff))
         .order_by("uploaded_at")
         .values_list("pk", "last_sent_at")[:limit]
     )

@@ -4,28 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('therapy', '0003_therapist_notes'),
+        ("therapy", "0003_therapist_notes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='frame',
-            name='client_key',
+            model_name="frame",
+            name="client_key",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='frame',
-            name='last_sent_at',
+            model_name="frame",
+            name="last_sent_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='frame',
-            index=models.Index(fields=['status', 'last_sent_at'], name='therapy_fra_status_179101_idx'),
+            model_name="frame",
+            index=models.Index(
+                fields=["status", "last_sent_at"], name="therapy_fra_status_179101_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='frame',
-            constraint=models.UniqueConstraint(condition=models.Q(('client_key', ''), _negated=True), fields=('session', 'client_key'), name='one_frame_per_client_key'),
+            model_name="frame",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("client_key", ""), _negated=True),
+                fields=("session", "client_key"),
+                name="one_frame_per_client_key",
+            ),
         ),
     ]
