@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +65,51 @@ def fresh_throttles() -> Iterator[None]:
 
         local_cache.clear()
     yield
+
+
+# Every process a test starts inherits this mark; any process still carrying it when the
+# session ends was leaked by a test (left running, parented to init): the run fails.
+RUN_MARK = "MOODTUNE_TEST_RUN"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ[RUN_MARK] = uuid.uuid4().hex
+
+
+def marked_processes(mark: str) -> list[tuple[int, str]]:
+    """(pid, command line) of every other process whose environment carries `mark`."""
+    needle = f"{RUN_MARK}={mark}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append((int(entry.name), cmd.strip()))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    mark = os.environ.get(RUN_MARK)
+    if not mark or not Path("/proc").is_dir():
+        return
+    deadline = time.monotonic() + 10  # processes being stopped right now get a moment
+    while (leaked := marked_processes(mark)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    leaked = [(pid, cmd) for pid, cmd in leaked if cmd]  # zombies have no command line
+    if not leaked:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"  pid {pid}: {cmd[:200]}" for pid, cmd in leaked]
+    message = "processes started by tests were left running (killed now):\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    for pid, _ in leaked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
