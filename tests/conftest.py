@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -108,8 +109,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if reporter is not None:
         reporter.write_line(message, red=True)
     for pid, _ in leaked:
-        try:
+        with contextlib.suppress(OSError):  # it may have exited meanwhile
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
