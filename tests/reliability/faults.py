@@ -10,15 +10,12 @@ row and no file, and records what the users saw (the HTTP answers by status and 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT
 from tests.reliability.load import (
     Patient,
     delete_patients,
@@ -137,40 +134,55 @@ def worker_killed_mid_batch(*, patients: int = 2, seconds: float = 10) -> dict[s
 def redis_restarted(*, patients: int = 2, seconds: float = 12) -> dict[str, Any]:
     """kill -9 the (private) Redis broker mid-load, 3 s down, restart on its append-only file.
     Uploads while it is down are refused with 503 broker_unavailable and leave nothing; a
-    message lost in the last second before the kill (appendfsync everysec) is re-sent by
-    `manage.py requeue_stuck_frames`, the operator's tool for after a broker loss."""
+    message lost in the last second before the kill (appendfsync everysec) is re-sent by the
+    workers' heartbeat sweep once it is older than FRAME_RESEND_AFTER_SECONDS: no operator."""
 
     def fault(stack: Stack, total: float) -> dict[str, Any]:
         time.sleep(total * 0.35)
         stack.restart_redis(down_seconds=3.0)
         return {"kill": "SIGKILL redis-server, restarted after 3 s", "port": stack.own_redis_port}
 
-    def after(stack: Stack, accepted: list[int]) -> dict[str, Any]:
-        from backend.therapy.models import Frame
-        from tests.reliability.load import wait_final
-
-        statuses = wait_final(accepted, timeout=60)
-        stuck = [f for f, s in statuses.items() if s == "queued"]
-        requeued = 0
-        if stuck:  # what the operator runs after a broker loss (in the stack's environment)
-            requeued = Frame.objects.filter(pk__in=stuck, status="queued").count()
-            subprocess.run(
-                [sys.executable, "manage.py", "requeue_stuck_frames", "--older-than", "30"],
-                cwd=ROOT,
-                env=stack.env,
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        return {"requeued_after_restart": requeued}
-
     return _scenario(
         "redis_restarted",
         patients=patients,
         seconds=seconds,
-        stack_kwargs={"own_redis_port": support.free_port(), "workers": 1},
+        stack_kwargs={
+            "own_redis_port": support.free_port(),
+            "workers": 1,
+            "worker_env": {"FRAME_RESEND_AFTER_SECONDS": "10"},
+        },
         fault=fault,
-        after=after,
+        drain=240,
+    )
+
+
+def broker_lost_every_message(*, patients: int = 2, seconds: float = 12) -> dict[str, Any]:
+    """Mid-load, the broker forgets everything it holds (FLUSHDB of its private Redis): every
+    queued message is gone after its upload was answered 202. The workers' heartbeat sweep
+    re-sends each queued frame whose message is older than FRAME_RESEND_AFTER_SECONDS."""
+
+    def fault(stack: Stack, total: float) -> dict[str, Any]:
+        import redis
+
+        time.sleep(total * 0.5)
+        client = redis.Redis(host="127.0.0.1", port=stack.own_redis_port)
+        try:
+            queued = sum(client.llen(key) for key in client.scan_iter(match="*frames*"))
+            client.flushdb()
+        finally:
+            client.close()
+        return {"flushdb": "broker Redis", "messages_dropped": queued}
+
+    return _scenario(
+        "broker_lost_every_message",
+        patients=patients,
+        seconds=seconds,
+        stack_kwargs={
+            "own_redis_port": support.free_port(),
+            "workers": 1,
+            "worker_env": {"FRAME_RESEND_AFTER_SECONDS": "10"},
+        },
+        fault=fault,
         drain=240,
     )
 

@@ -146,7 +146,18 @@ def main() -> int:
                 for k in ("survived", "fault", "users_saw", "accepted", "lost", "duplicated")
                 if k in f
             }
-            | {k: v for k, v in f.items() if k in ("requeued_after_restart", "worker_exited")}
+            | (
+                {
+                    "frames_sent": f["users_saw"].get("sent"),
+                    "final": sum(
+                        n for s, n in f["statuses"].items() if s in ("done", "no_face", "failed")
+                    ),
+                    "orphaned_files": f["unreferenced_files"],
+                }
+                if "statuses" in f
+                else {}
+            )
+            | {k: v for k, v in f.items() if k == "worker_exited"}
             for name, f in sorted(faults.items())
         },
         "faults_survived": f"{sum(1 for f in faults.values() if f.get('survived'))}/{len(faults)}",

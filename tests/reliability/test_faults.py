@@ -4,7 +4,7 @@ each, no accepted frame or reading is lost or duplicated and refused uploads lea
 
 These start gunicorn, Celery workers and (for Redis) a private redis-server, and take about a
 minute each on 2 CPU cores, so they run in `make reliability` (RELIABILITY=1), not in
-`make test`; the worker engineer's tests/workers/ cover kill -9 and a broker outage there.
+`make test`; tests/workers/ cover kill -9, a broker outage and lost messages there.
 """
 
 from __future__ import annotations
@@ -65,6 +65,12 @@ def test_redis_restart_refuses_uploads_clearly_and_loses_no_accepted_frame(
     _assert_nothing_lost(report)
     refused = report["users_saw"]["refused"]
     assert set(refused) <= {"503 broker_unavailable"}, refused
+
+
+def test_a_broker_that_forgets_every_message_loses_no_frame(stack_ready: None) -> None:
+    report = faults.broker_lost_every_message()
+    _record(report)
+    _assert_nothing_lost(report)
 
 
 def test_terminated_database_connections_lose_nothing(stack_ready: None) -> None:
