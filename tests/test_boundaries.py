@@ -48,3 +48,63 @@ def test_web_process_does_not_load_torch():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+# --- no silent probes: a missing piece of the project fails loudly --------------------------
+
+PROJECT_PACKAGES = ("backend", "workers", "ml", "frontend")
+
+
+def _probes(path: Path) -> list[str]:
+    """Project imports guarded by `except ImportError`, and `hasattr(<module>, ...)` probes."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try):
+            catches_import_error = any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                for h in node.handlers
+            )
+            imports_project = any(
+                (isinstance(n, ast.ImportFrom) and (n.module or "").startswith(PROJECT_PACKAGES))
+                or (
+                    isinstance(n, ast.Import)
+                    and any(a.name.startswith(PROJECT_PACKAGES) for a in n.names)
+                )
+                for stmt in node.body
+                for n in ast.walk(stmt)
+            )
+            if catches_import_error and imports_project:
+                found.append(f"{path}:{node.lineno} import guarded by except ImportError")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "hasattr"
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in ("services", "selectors", "models", "tasks")
+        ):
+            found.append(f"{path}:{node.lineno} hasattr probe of a project module")
+    return found
+
+
+def test_no_python_code_probes_for_parts_of_the_project():
+    probes = [
+        probe
+        for package in PROJECT_PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+        for probe in _probes(path)
+    ]
+    assert probes == []
+
+
+def test_the_front_end_has_no_fallbacks_for_missing_endpoints():
+    scripts = sorted((ROOT / "frontend" / "static").rglob("*.js"))
+    assert scripts
+    offenders = [
+        f"{path.name}: {phrase}"
+        for path in scripts
+        for phrase in ("isMissing", "not available on this server", "may not have landed")
+        if phrase in path.read_text()
+    ]
+    assert offenders == []

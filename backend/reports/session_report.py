@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Avg, Count, FloatField, Func, Max, Min
 from django.db.models.functions import Floor
 
+from backend.recommendations.models import TrackFeedback
 from backend.reports.rollups import session_figures, sum_aggregates
 from backend.reports.stats import MoodSums
 from backend.therapy.models import EMOTIONS, EmotionReading, MoodCheckIn, TherapySession
@@ -80,9 +80,7 @@ def session_report(session: TherapySession) -> dict[str, Any]:
         "checkins": {"before": checkins.get("before"), "after": checkins.get("after")},
         "timeline": timeline(primary, sums["first"], sums["last"]),
     }
-    tracks = tracks_played(session)
-    if tracks is not None:
-        report["tracks"] = tracks
+    report["tracks"] = tracks_played(session)
     return report
 
 
@@ -121,15 +119,12 @@ def timeline(primary: Any, first: datetime | None, last: datetime | None) -> lis
     return points
 
 
-def tracks_played(session: TherapySession) -> list[dict[str, Any]] | None:
+def tracks_played(session: TherapySession) -> list[dict[str, Any]]:
     """Tracks the patient played (or skipped) in this session, from the recommender's feedback
     records, each with the detected mood within TRACK_WINDOW of the record and the patient's own
-    rating when given. None when the recommender app keeps no such records (it is optional)."""
-    feedback_model = _feedback_model()
-    if feedback_model is None:
-        return None
+    rating when given."""
     records = (
-        feedback_model.objects.filter(session=session, kind__in=("played", "skipped"))
+        TrackFeedback.objects.filter(session=session, kind__in=("played", "skipped"))
         .select_related("track")
         .order_by("created_at", "pk")
     )
@@ -156,16 +151,3 @@ def tracks_played(session: TherapySession) -> list[dict[str, Any]] | None:
             }
         )
     return out
-
-
-def _feedback_model() -> Any:
-    """The recommender's TrackFeedback model if that app has it (guarded: it may not yet)."""
-    if not apps.is_installed("backend.recommendations"):
-        return None
-    try:
-        model = apps.get_model("recommendations", "TrackFeedback")
-    except LookupError:
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    needed = {"session", "track", "kind", "created_at", "valence", "arousal"}
-    return model if needed <= names else None

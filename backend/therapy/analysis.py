@@ -303,19 +303,9 @@ def update_mood(*, session_id: int) -> None:
         transaction.on_commit(lambda: refresh_recommendations(session_id=session_id))
 
 
-def recommendations_ready() -> bool:
-    """The recommender's refresh service exists (its engineer registers the task)."""
-    try:
-        from backend.recommendations import services
-    except ImportError:
-        return False
-    return hasattr(services, "refresh_for_session")
-
-
 def refresh_recommendations(*, session_id: int) -> None:
-    """Ask the light queue to refresh the playlist; a broker hiccup only delays it."""
-    if not recommendations_ready():
-        return
+    """Ask the light queue to refresh the playlist (the task is known by name only); a broker
+    hiccup only delays it."""
     try:
         jobs.send_now(jobs.REFRESH_RECOMMENDATIONS, session_id)
     except jobs.BrokerUnavailable as exc:

@@ -39,11 +39,6 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   return data;
 }
 
-// True when an endpoint exists (another team's API may not have landed yet).
-export function isMissing(err) {
-  return err instanceof ApiError && (err.status === 404 || err.status === 405);
-}
-
 // Every item of a paginated DRF list (follows `next`), or a plain list as is.
 export async function apiAll(path, { limit = 20 } = {}) {
   let data = await api(path);

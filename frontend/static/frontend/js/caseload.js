@@ -1,7 +1,7 @@
 // Therapist caseload: patients, last session, recent trend, flags. From the reports API
-// (one request, server-side flags); where that API is missing, the patient list alone.
+// (one request, server-side flags).
 
-import { api, apiAll, el, fmtDate, isMissing, moodWords, showError } from "./api.js";
+import { api, el, fmtDate, moodWords, showError } from "./api.js";
 import { trendText } from "./charts.js";
 
 const body = document.getElementById("caseload-body");
@@ -24,24 +24,11 @@ function reportRow(row) {
         el("small", { text: f.text })))) : el("span", { class: "badge good", text: "none" })));
 }
 
-function plainRow(patient) {
-  return el("tr", { "data-patient": patient.id },
-    el("th", { scope: "row" }, el("a", { href: `/patients/${patient.id}/` }, patient.username)),
-    el("td", { colspan: 4, class: "muted", text: "trend and flags need the report service" }));
-}
-
 async function load() {
-  let rows;
-  try {
-    rows = (await api("/api/reports/caseload")).patients.map(reportRow);
-    note.textContent = "Sessions: last 90 days. Trend: mean estimated pleasantness per session, "
-      + "as a slope with its 95% interval. Flags are observations about the recorded data, "
-      + "not diagnoses.";
-  } catch (err) {
-    if (!isMissing(err) || err.code) throw err;
-    rows = (await apiAll("/api/patients")).map(plainRow);
-    note.textContent = "The report service is not available: only the patient list is shown.";
-  }
+  const rows = (await api("/api/reports/caseload")).patients.map(reportRow);
+  note.textContent = "Sessions: last 90 days. Trend: mean estimated pleasantness per session, "
+    + "as a slope with its 95% interval. Flags are observations about the recorded data, "
+    + "not diagnoses.";
   body.replaceChildren(...(rows.length ? rows
     : [el("tr", {}, el("td", { colspan: 5, text: "No patients are assigned to you." }))]));
 }

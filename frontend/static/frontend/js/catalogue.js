@@ -1,7 +1,7 @@
 // Admin catalogue: list + search, CSV import with progress and the rejected-row report,
 // edit a track. Talks to /api/tracks, /api/tracks/import and /api/tracks/imports.
 
-import { api, el, fmtDate, fmtNum, isMissing, showError, toast } from "./api.js";
+import { api, el, fmtDate, fmtNum, showError, toast } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { page: 1, q: "", tracks: [] };
@@ -14,17 +14,7 @@ const EDITABLE = [
 
 async function loadTracks() {
   const q = state.q ? `&q=${encodeURIComponent(state.q)}` : "";
-  let data;
-  try {
-    data = await api(`/api/tracks?page=${state.page}&ordering=title${q}`);
-  } catch (err) {
-    if (isMissing(err) && !err.code) {
-      $("catalogue-missing").hidden = false;
-      $("catalogue-ui").hidden = true;
-      return;
-    }
-    throw err;
-  }
+  const data = await api(`/api/tracks?page=${state.page}&ordering=title${q}`);
   state.tracks = data.results;
   $("tracks-count").textContent = `${data.count} track(s)${state.q ? ` matching “${state.q}”` : ""}.`;
   $("tracks-body").replaceChildren(...(data.results.length ? data.results.map((t) => el("tr",
@@ -172,5 +162,5 @@ function edit(track) {
 $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
 
 loadTracks()
-  .then(() => { if (!$("catalogue-ui").hidden) return loadImports(); })
+  .then(() => loadImports())
   .catch((err) => toast(`Could not load tracks: ${err.message}`));

@@ -130,17 +130,6 @@ export function sparkline(values, label = "trend") {
   return s;
 }
 
-// Slope of a least-squares line through values (per step); null with < 2 values.
-export function slope(values) {
-  const ys = values.filter((v) => v !== null && v !== undefined);
-  const n = ys.length;
-  if (n < 2) return null;
-  const mx = (n - 1) / 2, my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0, den = 0;
-  ys.forEach((y, i) => { num += (i - mx) * (y - my); den += (i - mx) ** 2; });
-  return num / den;
-}
-
 // A reports-API trend ({per, valence: {slope, ci95, n}}) in words: the direction counts only
 // when the 95% interval excludes zero.
 export function trendText(trend) {

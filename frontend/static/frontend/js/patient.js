@@ -1,8 +1,8 @@
 // Patient page (therapist view) and the patient's own history: trend, self-report vs detected,
-// sessions, exports. Trend, flags and exports come from the reports API where this server has it.
+// sessions, exports. Trend, flags and exports come from the reports API.
 
-import { api, apiAll, el, fmtDate, fmtDuration, fmtNum, isMissing, moodWords } from "./api.js";
-import { COLORS, lineChart, slope, trendText } from "./charts.js";
+import { api, apiAll, el, fmtDate, fmtDuration, fmtNum, moodWords } from "./api.js";
+import { COLORS, lineChart, trendText } from "./charts.js";
 
 const root = document.getElementById("patient-page");
 const patientId = root.dataset.patient;
@@ -24,7 +24,7 @@ async function load() {
   for (const c of checkins) if (c.session) (bySession[c.session] ||= {})[c.phase] = c;
 
   const detected = sessions.filter((s) => s.mood_valence !== null);
-  if (!(await loadTrend())) sessionTrend(sessions, detected, checkins);
+  await loadTrend();
 
   lineChart($("compare-chart"), {
     label: "Pleasantness per session: self-reported before and after, and estimated from the face",
@@ -52,15 +52,9 @@ async function load() {
     : [el("tr", {}, el("td", { colspan: 6, text: "No sessions yet." }))]));
 }
 
-// Weekly trend from the reports API; false where this server has no report service.
+// Weekly trend from the reports API.
 async function loadTrend() {
-  let data;
-  try {
-    data = await api(`/api/reports/patients/${patientId}/trend?bucket=week`);
-  } catch (err) {
-    if (isMissing(err) && !err.code) return false;
-    throw err;
-  }
+  const data = await api(`/api/reports/patients/${patientId}/trend?bucket=week`);
   const at = (b) => b.start;
   $("trend-basis").textContent = "Weekly means of the mood estimated from the face "
     + "(approximate) and of the self-reported check-ins, from −1 to +1.";
@@ -85,40 +79,10 @@ async function loadTrend() {
   return true;
 }
 
-// Without the report service: one point per session from the session's own mood fields.
-function sessionTrend(sessions, detected, checkins) {
-  $("trend-basis").textContent = "One point per session: the mood estimated from the face at "
-    + "the end of the session (smoothed, approximate) and the self-reported check-ins (−1 to +1).";
-  lineChart($("trend-chart"), {
-    label: "Mood per session: estimated valence and arousal, self-reported valence",
-    series: [
-      { label: "estimated pleasantness", color: COLORS.valence, dots: true,
-        points: detected.map((s) => ({ t: s.started_at, y: s.mood_valence })) },
-      { label: "estimated energy", color: COLORS.arousal, dots: true,
-        points: detected.map((s) => ({ t: s.started_at, y: s.mood_arousal })) },
-      { label: "self-reported pleasantness", color: COLORS.self, dotsOnly: true,
-        points: checkins.map((c) => ({ t: c.created_at, y: c.valence })) },
-    ],
-  });
-  const trend = slope(detected.slice(-10).map((s) => s.mood_valence));
-  $("trend-summary").textContent = sessions.length === 0 ? "No sessions yet."
-    : trend === null ? `${sessions.length} session(s); not enough estimated mood for a trend yet.`
-    : `${sessions.length} session(s). Estimated pleasantness over the last ${Math.min(10, detected.length)}: ${
-      trend > 0.02 ? "rising" : trend < -0.02 ? "falling" : "about level"}.`;
-}
-
-// Exports come from the reports API (issue 7); show them only where it answers.
-async function loadExports() {
+// The therapist's exports of this patient's data (each download is audited when it happens).
+function showExports() {
   if (own) return;
   const base = `/api/reports/patients/${patientId}`;
-  try {
-    await api(`${base}/trend?bucket=month`);
-  } catch (err) {
-    $("exports-status").textContent = isMissing(err) && !err.code
-      ? "Exports are not available on this server yet (the report service is missing)."
-      : `Exports unavailable: ${err.message}`;
-    return;
-  }
   $("exports-status").textContent = "Download this patient's data (last 30 days by default):";
   $("export-links").replaceChildren(
     el("a", { class: "button", href: `${base}/export.csv?kind=readings`, download: "" },
@@ -134,4 +98,4 @@ load().catch((err) => {
   $("sessions-body").replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "error",
     text: `Could not load sessions: ${err.message}` })));
 });
-loadExports();
+showExports();

@@ -1,7 +1,7 @@
 // The session playlist (recommendations API): title, artist, why it was chosen, a link to
 // listen, like / skip / dislike. A dislike may rebuild the playlist; the server says so.
 
-import { api, el, isMissing, toast } from "./api.js";
+import { api, el, toast } from "./api.js";
 
 // GET /api/sessions/{id}/playlist -> {id, tracks: [{id, position, track: {...}, reason}]}
 export function entries(data) {
@@ -27,14 +27,12 @@ export class Playlist {
     this.list = list;
     this.status = status;
     this.readOnly = readOnly;
-    this.available = true;
     this.requested = false;
     this.signature = "";
     this.feedback = {};  // track id -> latest kind given on this page
   }
 
   async refresh() {
-    if (!this.available) return;
     let data;
     try {
       data = await api(`/api/sessions/${this.sessionId}/playlist`);
@@ -44,11 +42,6 @@ export class Playlist {
         data = await api(`/api/sessions/${this.sessionId}/playlist`, { method: "POST", body: {} });
       }
     } catch (err) {
-      if (isMissing(err) && !err.code) {
-        this.available = false;
-        this.status.textContent = "The playlist service is not available on this server yet.";
-        return;
-      }
       this.status.textContent = `Playlist unavailable: ${err.message}`;
       return;
     }

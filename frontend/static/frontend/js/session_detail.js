@@ -2,10 +2,9 @@
 // The session report (reports API) gives a smoothed timeline and the tracks played; without
 // it the page draws the raw readings and asks the playlist API for the tracks.
 
-import { api, apiAll, el, fmtDate, fmtNum, isMissing, toast } from "./api.js";
+import { api, el, fmtDate, fmtNum, toast } from "./api.js";
 import { COLORS, lineChart } from "./charts.js";
 import { LiveFeed } from "./live.js";
-import { Playlist } from "./playlist.js";
 
 const root = document.getElementById("session-page");
 const id = root.dataset.session;
@@ -52,10 +51,6 @@ async function fromReport() {
   $("checkins").replaceChildren(checkinList(Object.entries(r.checkins)
     .filter(([, c]) => c).map(([phase, c]) => ({ phase, ...c }))));
   $("emotions").replaceChildren(emotionTable(r.emotion_share));
-  if (r.tracks === undefined) {
-    new Playlist(id, $("playlist"), $("playlist-status"), { readOnly: true }).refresh();
-    return;
-  }
   $("playlist-status").textContent = r.tracks.length ? "" : "No tracks were played.";
   $("playlist").replaceChildren(...r.tracks.map((t) => {
     const mood = t.detected_mood || {};
@@ -67,38 +62,8 @@ async function fromReport() {
   }));
 }
 
-async function fromReadings() {
-  const [readings, checkins] = await Promise.all([
-    apiAll(`/api/sessions/${id}/readings?primary=1&page_size=1000`, { limit: 50 }),
-    apiAll(`/api/checkins?session=${id}`),
-  ]);
-  lineChart($("timeline-chart"), {
-    label: "Estimated valence and arousal over the session",
-    series: [
-      { label: "pleasantness (valence)", color: COLORS.valence,
-        points: readings.map((r) => ({ t: r.captured_at, y: r.valence })) },
-      { label: "energy (arousal)", color: COLORS.arousal,
-        points: readings.map((r) => ({ t: r.captured_at, y: r.arousal })) },
-      { label: "self-report", color: COLORS.self, dotsOnly: true,
-        points: checkins.map((c) => ({ t: c.created_at, y: c.valence })) },
-    ],
-  });
-  $("timeline-summary").textContent = `${readings.length} analysed picture(s) with a face.`;
-  $("checkins").replaceChildren(checkinList(checkins.sort((a, b) =>
-    new Date(a.created_at) - new Date(b.created_at))));
-  const shares = {};
-  for (const r of readings) shares[r.emotion] = (shares[r.emotion] || 0) + 1 / readings.length;
-  $("emotions").replaceChildren(emotionTable(shares));
-  new Playlist(id, $("playlist"), $("playlist-status"), { readOnly: true }).refresh();
-}
-
 async function load() {
-  try {
-    await fromReport();
-  } catch (err) {
-    if (!isMissing(err) || err.code) throw err;
-    await fromReadings();
-  }
+  await fromReport();
 }
 
 const notes = $("notes-form");
