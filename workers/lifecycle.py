@@ -10,7 +10,7 @@ from typing import Any
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from backend.common import health
-from workers import config
+from workers import config, watchdog
 from workers.model import get_pipeline
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
     pool_module = type(consumer.pool).__module__ if consumer is not None else ""
     if not pool_module.endswith("prefork"):
         get_pipeline()  # solo/threads: tasks run in this very process
+        # ...and Celery's time limits do not apply there: the watchdog enforces the hard one
+        watchdog.start(config.TASK_TIME_LIMIT, stop=_stop)
     name = getattr(consumer, "hostname", None) or socket.gethostname()
     queues = [q.name for q in consumer.task_consumer.queues] if consumer is not None else []
     threading.Thread(target=_beat, args=(name, queues), daemon=True, name="heartbeat").start()

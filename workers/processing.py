@@ -14,6 +14,7 @@ import numpy as np
 from django.utils import timezone
 
 from backend.common import metrics
+from backend.common.faults import fault_point
 from backend.therapy import analysis
 from ml.preprocessing import decode_image
 from workers.model import get_pipeline
@@ -38,6 +39,7 @@ def _load(claim: analysis.Claim) -> np.ndarray | None:
 def _run(pipeline: object, images: list[np.ndarray]) -> list[list | BaseException]:
     """Faces per frame; a batch that raises is retried frame by frame to isolate the culprit."""
     try:
+        fault_point("hang_in_analysis")  # the fault tests' stuck model call
         return list(pipeline(images))  # type: ignore[operator]
     except Exception:
         if len(images) == 1:

@@ -93,8 +93,11 @@ class Process:
             self.proc.wait(timeout=10)
 
 
-def worker(env: dict[str, str], log: Path, queues: str, name: str) -> Process:
-    args = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool=solo"]
+def worker(env: dict[str, str], log: Path, queues: str, name: str, pool: str = "solo") -> Process:
+    """A Celery worker: solo (as GPU workers run) or prefork with one child (as CPU ones do)."""
+    args = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", f"--pool={pool}"]
+    if pool == "prefork":
+        args.append("--concurrency=1")
     args += ["-Q", queues, "-n", f"{name}@%h", "--loglevel=INFO"]
     args += ["--without-mingle", "--without-gossip"]
     return Process(args, env, log)
