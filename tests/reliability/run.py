@@ -28,7 +28,12 @@ from urllib.parse import urlparse
 
 from tests.conftest import ROOT
 
-SUITES = ["tests/deploy", "tests/reliability"]
+SUITES = [
+    "tests/deploy",
+    "tests/reliability",
+    "tests/workers/test_lost_messages.py",
+    "tests/workers/test_time_limits.py",
+]
 LOAD_FIELDS = (
     "patients", "fps_per_patient", "seconds", "workers", "worker_ml_device", "sent",
     "accepted_202", "refused", "error_rate",

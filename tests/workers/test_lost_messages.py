@@ -22,6 +22,7 @@ from backend.therapy import services
 from backend.therapy.models import EmotionReading, Frame, TherapySession
 from backend.therapy.uploads import validate_image
 from tests.conftest import ROOT
+from tests.reliability.report import record
 from tests.workers import support
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -43,6 +44,25 @@ def _readings_per_frame(frame_ids: list[int]) -> dict[int, int]:
         .values_list("frame_id")
         .annotate(n=Count("id"))
     )
+
+
+def _report(name: str, fault: str, frame_ids: list[int], orphans: list[str]) -> None:
+    """A row of `make reliability`'s fault table (written only when it collects them)."""
+    statuses = dict(Frame.objects.filter(pk__in=frame_ids).values_list("pk", "status"))
+    per_frame = _readings_per_frame(frame_ids)
+    done = [f for f, s in statuses.items() if s == "done"]
+    report = {
+        "scenario": name,
+        "fault": {"injected": fault},
+        "users_saw": {"sent": len(frame_ids)},
+        "accepted": len(frame_ids),
+        "statuses": {s: list(statuses.values()).count(s) for s in set(statuses.values())},
+        "lost": sum(1 for f in frame_ids if statuses.get(f) not in ("done", "no_face", "failed")),
+        "duplicated": sum(1 for f in done if per_frame.get(f, 0) > 1),
+        "unreferenced_files": len(orphans),
+    }
+    report["survived"] = not (report["lost"] or report["duplicated"] or orphans)
+    record(f"fault-{name}", report)
 
 
 def _files_without_a_row(media: Path, session: TherapySession) -> list[str]:
@@ -70,6 +90,8 @@ def test_frames_whose_messages_the_broker_lost_are_analysed_exactly_once(
         statuses = support.wait_final(frame_ids, timeout=90)
     finally:
         worker.stop()
+    _report("broker_queue_emptied", "every queued message deleted before any worker ran",
+            frame_ids, _files_without_a_row(shared_media, session))  # fmt: skip
     assert set(statuses.values()) == {"done"}
     assert _readings_per_frame(frame_ids) == {f: 1 for f in frame_ids}
     assert "re-sent a queued frame whose message was lost" in worker.output()
@@ -112,6 +134,8 @@ def test_a_frame_committed_by_a_process_that_died_before_publishing_still_comple
         assert support.wait_final([frame_id], timeout=90) == {frame_id: "done"}
     finally:
         worker.stop()
+    _report("crash_between_commit_and_publish", "FAULT_POINTS=before_publish in the uploader",
+            [frame_id], _files_without_a_row(shared_media, session))  # fmt: skip
     assert _readings_per_frame([frame_id]) == {frame_id: 1}
 
 
@@ -141,6 +165,9 @@ def test_a_worker_killed_between_deleting_the_image_and_committing_leaves_no_orp
         assert support.wait_final([frame.pk], timeout=90) == {frame.pk: "failed"}
     finally:
         second.stop()
+    _report("worker_killed_between_image_delete_and_commit",
+            "FAULT_POINTS=after_image_deleted in the worker",
+            [frame.pk], _files_without_a_row(shared_media, session))  # fmt: skip
     frame.refresh_from_db()
     assert "image missing" in frame.error and frame.image.name == ""
     assert not EmotionReading.objects.filter(frame=frame).exists()
