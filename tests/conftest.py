@@ -47,24 +47,29 @@ def wsgi_in_test_transaction(db: None) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def fresh_throttles() -> Iterator[None]:
-    """Throttle counters live in the shared cache (Redis when REDIS_URL is set), which outlives
-    a test and is shared with the servers tests start: each test starts with none."""
+    """Throttle counters and live-stream slots live in Redis when REDIS_URL is set, which
+    outlives a test (and a test run) and is shared with the servers tests start: each test
+    starts with none. (Only those keys: the broker's queues and heartbeats stay.)"""
     from django.conf import settings as django_settings
 
     cache = django_settings.CACHES["default"]
-    if cache["BACKEND"].endswith("RedisCache"):
+    if django_settings.REDIS_URL:
         import redis
 
-        client = redis.Redis.from_url(cache["LOCATION"])
+        client = redis.Redis.from_url(django_settings.REDIS_URL)
         try:
-            for key in client.scan_iter(match=f"{cache['KEY_PREFIX']}:*"):
-                client.delete(key)
+            for pattern in (f"{cache.get('KEY_PREFIX', 'moodtune-cache')}:*", "moodtune:streams:*"):
+                for key in client.scan_iter(match=pattern):
+                    client.delete(key)
         finally:
             client.close()
-    else:
+    if not cache["BACKEND"].endswith("RedisCache"):
         from django.core.cache import cache as local_cache
 
         local_cache.clear()
+    from backend.therapy import live
+
+    live._local_slots.clear()
     yield
 
 

@@ -34,7 +34,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from backend.accounts.models import Invitation, User
-from backend.common import audit
+from backend.common import audit, notify
 from backend.common.errors import ApplicationError
 from backend.common.models import AuditLog
 
@@ -249,6 +249,7 @@ def erase_patient(*, actor: User, patient: User, confirm: str, path: str = "") -
     # Written before the delete (which then sets its patient to NULL, keeping the username).
     entry = _audit(actor=actor, patient=patient, action=ERASURE_ACTION, path=path, params={})
     invitations.delete()  # they hold the patient's e-mail address
+    notify.access_changed(patient.pk)  # every live stream on this patient ends
     _, per_model = patient.delete()
     counts = {label.lower(): n for label, n in per_model.items() if n}
     counts["accounts.invitation"] = invitation_count

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from backend.accounts.models import Assignment, ConsentRecord, Invitation, Role, User
-from backend.common import audit
+from backend.common import audit, notify
 from backend.common.errors import ApplicationError
 from backend.common.models import AuditAction
 
@@ -86,6 +86,8 @@ def update_account(*, actor: User, user: User, **fields: object) -> User:
     for name, value in fields.items():
         setattr(user, name, value)
     user.save()
+    if user.role != old_role or not user.is_active:
+        notify.access_changed(user.pk)  # as a patient: their own streams look again
     if user.role != old_role:
         ended = Assignment.objects.filter(
             Q(therapist=user) | Q(patient=user), ended_at__isnull=True
@@ -121,6 +123,7 @@ def end_assignment(*, assignment: Assignment, actor: User | None = None) -> Assi
     if assignment.ended_at is None:
         assignment.ended_at = timezone.now()
         assignment.save(update_fields=["ended_at"])
+        notify.access_changed(assignment.patient_id)  # the therapist's live streams end
         if actor is not None:
             _audit_account_event(
                 actor=actor,
@@ -186,7 +189,9 @@ def grant_consent(*, patient: User, notice_version: str | None = None) -> Consen
 
 @transaction.atomic
 def withdraw_consent(*, patient: User) -> int:
-    """Withdraw; queued frames of this patient are then refused by the worker."""
+    """Withdraw; queued frames of this patient are then refused by the worker, and the
+    patient's own live streams end."""
+    notify.access_changed(patient.pk)
     return ConsentRecord.objects.filter(patient=patient, withdrawn_at__isnull=True).update(
         withdrawn_at=timezone.now()
     )

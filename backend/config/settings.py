@@ -134,6 +134,10 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 # also revoked on sign-out and on any password change.
 API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24, minimum=1)
 
+# Live events (server-sent events, backend/therapy/live.py): how long one stream stays open
+# under the ASGI server before the browser reconnects, and how many one user may hold at once.
+LIVE_STREAM_SECONDS = env_int("LIVE_STREAM_SECONDS", 300, minimum=1)
+LIVE_MAX_STREAMS_PER_USER = env_int("LIVE_MAX_STREAMS_PER_USER", 5, minimum=1)
 # Crash points for the fault tests only (backend/common/faults.py); never set in production.
 FAULT_POINTS = frozenset(env_list("FAULT_POINTS", []))
 # A queued frame whose message was sent this long ago without being claimed is sent again (the

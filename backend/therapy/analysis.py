@@ -23,10 +23,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.accounts.models import ConsentRecord
-from backend.common import jobs
+from backend.common import jobs, notify
 from backend.common.dbclock import db_now
 from backend.common.faults import fault_point
-from backend.therapy import live
 from backend.therapy.models import EMOTIONS, EmotionReading, Frame, FrameStatus, TherapySession
 
 logger = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ def _finish(claim: Claim, *, delete_image: bool, **fields: Any) -> bool:
         pk=claim.frame_id, status=FrameStatus.PROCESSING, claimed_at=claim.token
     ).update(processed_at=timezone.now(), **fields)
     if updated:
-        transaction.on_commit(lambda: live.publish(session_id=claim.session_id))
+        transaction.on_commit(lambda: notify.session_changed(claim.session_id))
     return bool(updated)
 
 

@@ -1,63 +1,75 @@
 """Live results for a session's page: a server-sent-events stream of new readings and mood.
 
-The worker calls publish() after each committed frame; a stream waits on that notification
-(Redis pub/sub when the broker is Redis, a once-a-second look otherwise) and only then runs
-one indexed query for readings past its cursor, so an idle session costs the database nothing
-but a look every few seconds. Streams end after LIVE_STREAM_SECONDS so they never hold a web
-worker thread for long; the browser's EventSource reconnects on its own and resumes from
-Last-Event-ID (the id of the last reading it saw).
+The worker publishes a notice after each committed frame (backend.common.notify). A stream
+waits for that notice and only then runs one indexed query for readings past its cursor, so an
+idle session costs the database nothing but a periodic look.
+
+Under the ASGI server (production, `make serve`) a stream is an async generator: it waits on
+one Redis pub/sub connection per process (`_Hub`), holds no thread while it waits, and stays
+open for LIVE_STREAM_SECONDS (minutes), with keep-alive comments. Under a WSGI server (Django's
+own, tests) the same steps run in a plain generator that holds its thread, so those streams
+end after WSGI_STREAM_SECONDS. Either way the browser's EventSource reconnects by itself and
+resumes from Last-Event-ID (the id of the last reading it saw).
+
+Access is checked again whenever an access notice arrives for the patient (an assignment
+ended, consent withdrawn, a role changed, the patient erased) and every REVALIDATE_SECONDS in
+any case: the stream then ends with `event: end` and `reconnect: false`. Each user may hold
+LIVE_MAX_STREAMS_PER_USER streams at once (429 past that), counted in Redis across replicas.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from backend.common import audit
+from backend.common import audit, notify
 from backend.common.errors import ApplicationError
 from backend.common.health import broker_redis
 from backend.common.models import AuditAction
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "moodtune:session:{}"
-KEEPALIVE_SECONDS = 10.0
-IDLE_POLL_SECONDS = 1.0  # without pub/sub, and as a safety net with it
+KEEPALIVE_SECONDS = 15.0
+IDLE_POLL_SECONDS = 1.0  # without pub/sub (embedded mode)
+REVALIDATE_SECONDS = 10.0  # access is checked at least this often, notices or not
 MAX_BATCH = 200
+WSGI_STREAM_SECONDS = 25.0  # a WSGI stream holds a thread: keep it short there
+SLOT_TTL_SECONDS = 60  # a stream slot not refreshed for this long is freed (a dead process's)
 
 
 def publish(*, session_id: int) -> None:
     """Tell followers of the session that something changed (best effort)."""
-    client = broker_redis()
-    if client is None:
-        return
-    try:
-        client.publish(CHANNEL.format(session_id), "1")
-    except Exception as exc:  # a missed notice only delays the stream by IDLE_POLL_SECONDS
-        logger.warning("live publish failed session_id=%s: %s", session_id, exc)
+    notify.session_changed(session_id)
 
 
-def stream_seconds(requested: str | None) -> float:
-    limit = float(getattr(settings, "LIVE_STREAM_SECONDS", 25))
+def stream_seconds(requested: str | None, *, limit: float | None = None) -> float:
+    cap = float(settings.LIVE_STREAM_SECONDS if limit is None else limit)
     try:
-        value = float(requested) if requested else limit
+        value = float(requested) if requested else cap
     except ValueError:
-        value = limit
-    return max(0.5, min(value, limit))
+        value = cap
+    return max(0.5, min(value, cap))
 
 
 def _event(name: str, data: Any, event_id: int | None = None) -> str:
@@ -74,83 +86,320 @@ def _mood(session: Any) -> dict[str, Any]:
     }
 
 
-def _waiter(session_id: int) -> Any:
-    """A callable(timeout) that returns when the session may have news."""
+# --- how many streams a user holds --------------------------------------------------------
+
+_local_slots: dict[int, dict[str, float]] = {}
+_local_lock = threading.Lock()
+
+
+def _slots_key(user_id: int) -> str:
+    return f"moodtune:streams:{user_id}"
+
+
+def acquire_slot(user_id: int) -> str | None:
+    """A stream slot for the user, or None when they already hold the maximum."""
+    limit, token, now = settings.LIVE_MAX_STREAMS_PER_USER, uuid.uuid4().hex, time.time()
     client = broker_redis()
-    pubsub = None
-    if client is not None:
-        try:
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(CHANNEL.format(session_id))
-        except Exception as exc:
-            logger.warning("live subscribe failed, polling instead: %s", exc)
-            pubsub = None
-
-    def wait(timeout: float) -> None:
-        if pubsub is None:
-            time.sleep(min(timeout, IDLE_POLL_SECONDS))
-            return
-        try:
-            pubsub.get_message(timeout=min(timeout, IDLE_POLL_SECONDS * 5))
-            while pubsub.get_message(timeout=0.0):  # coalesce a burst into one query
-                pass
-        except Exception:
-            time.sleep(min(timeout, IDLE_POLL_SECONDS))
-
-    wait.close = (lambda: pubsub.close()) if pubsub is not None else (lambda: None)  # type: ignore[attr-defined]
-    return wait
+    if client is None:
+        with _local_lock:
+            held = {t: exp for t, exp in _local_slots.get(user_id, {}).items() if exp > now}
+            if len(held) >= limit:
+                return None
+            held[token] = now + SLOT_TTL_SECONDS
+            _local_slots[user_id] = held
+        return token
+    key = _slots_key(user_id)
+    pipe = client.pipeline()
+    pipe.zremrangebyscore(key, 0, now)
+    pipe.zadd(key, {token: now + SLOT_TTL_SECONDS})
+    pipe.zcard(key)
+    pipe.expire(key, SLOT_TTL_SECONDS)
+    held = pipe.execute()[2]
+    if held > limit:  # two racing opens may both step back: never both get in past the cap
+        client.zrem(key, token)
+        return None
+    return token
 
 
-def session_events(*, session_id: int, after_id: int, seconds: float) -> Iterator[str]:
-    """SSE text: `reading` events (id = reading id) and `mood` events, then `end`."""
-    from backend.therapy.models import EmotionReading, TherapySession
-    from backend.therapy.serializers import EmotionReadingSerializer
+def refresh_slot(user_id: int, token: str) -> None:
+    expires = time.time() + SLOT_TTL_SECONDS
+    client = broker_redis()
+    if client is None:
+        with _local_lock:
+            _local_slots.setdefault(user_id, {})[token] = expires
+        return
+    client.zadd(_slots_key(user_id), {token: expires}, xx=True)
+    client.expire(_slots_key(user_id), SLOT_TTL_SECONDS)
 
-    wait = _waiter(session_id)
-    deadline = time.monotonic() + seconds
-    last_mood = None
-    last_sent = time.monotonic()
-    cursor = after_id
-    yield f"retry: {int(IDLE_POLL_SECONDS * 1000)}\n\n"
+
+def release_slot(user_id: int, token: str) -> None:
+    client = broker_redis()
+    if client is None:
+        with _local_lock:
+            _local_slots.get(user_id, {}).pop(token, None)
+        return
     try:
-        while True:
+        client.zrem(_slots_key(user_id), token)
+    except Exception as exc:  # the slot expires by itself (SLOT_TTL_SECONDS)
+        logger.warning("stream slot not released user_id=%s: %s", user_id, exc)
+
+
+# --- one stream's state and database work (sync; the async path runs it in a pool thread) --
+
+
+class EventCursor:
+    def __init__(
+        self, *, session_id: int, patient_id: int, viewer_id: int, after_id: int, slot: str
+    ) -> None:
+        self.session_id, self.patient_id, self.viewer_id = session_id, patient_id, viewer_id
+        self.cursor, self.slot = after_id, slot
+        self.last_mood: Any = None
+        self.checked_at = time.monotonic()
+        self.more_pending = False
+
+    def poll(self, *, recheck_access: bool) -> tuple[list[str], bool]:
+        """The events to send now, and whether the stream is over."""
+        from backend.therapy.models import EmotionReading, TherapySession
+        from backend.therapy.serializers import EmotionReadingSerializer
+
+        try:
+            refresh_slot(self.viewer_id, self.slot)
+            if recheck_access or time.monotonic() - self.checked_at >= REVALIDATE_SECONDS:
+                self.checked_at = time.monotonic()
+                if not self._still_allowed():
+                    return [self._end(reconnect=False, reason="access_ended")], True
+            out = []
             readings = list(
-                EmotionReading.objects.filter(session_id=session_id, id__gt=cursor).order_by("id")[
-                    :MAX_BATCH
-                ]
+                EmotionReading.objects.filter(
+                    session_id=self.session_id, id__gt=self.cursor
+                ).order_by("id")[:MAX_BATCH]
             )
             for reading in readings:
-                cursor = reading.pk
-                last_sent = time.monotonic()
-                yield _event("reading", EmotionReadingSerializer(reading).data, reading.pk)
+                self.cursor = reading.pk
+                out.append(_event("reading", EmotionReadingSerializer(reading).data, reading.pk))
+            self.more_pending = len(readings) == MAX_BATCH
             session = (
                 TherapySession.objects.only(
                     "mood_valence", "mood_arousal", "mood_distribution", "mood_updated_at"
                 )
-                .filter(pk=session_id)
+                .filter(pk=self.session_id)
                 .first()
             )
-            if session is None:  # deleted (e.g. erased patient) while streaming: stop cleanly
-                yield _event("end", {"last_event_id": cursor, "reconnect": False})
-                return
-            if session.mood_updated_at != last_mood:
-                last_mood = session.mood_updated_at
-                last_sent = time.monotonic()
-                yield _event("mood", _mood(session))
+            if session is None:  # deleted (an erased patient) while streaming: stop for good
+                return [*out, self._end(reconnect=False, reason="session_gone")], True
+            if session.mood_updated_at != self.last_mood:
+                self.last_mood = session.mood_updated_at
+                out.append(_event("mood", _mood(session)))
+            return out, False
+        finally:
             if not connection.in_atomic_block:
-                connection.close()  # do not pin a database connection while waiting
+                connection.close()  # never pin a database connection while a stream waits
+
+    def _still_allowed(self) -> bool:
+        from backend.accounts.models import User
+
+        viewer = User.objects.filter(pk=self.viewer_id, is_active=True).first()
+        if viewer is None:
+            return False
+        if viewer.pk == self.patient_id:
+            return viewer.is_patient and viewer.has_active_consent()
+        return viewer.is_current_therapist_of(self.patient_id)
+
+    def _end(self, *, reconnect: bool, reason: str = "time") -> str:
+        data = {"last_event_id": self.cursor, "reconnect": reconnect, "reason": reason}
+        return _event("end", data)
+
+    def channels(self) -> tuple[str, str]:
+        return (
+            notify.SESSION_CHANNEL.format(self.session_id),
+            notify.ACCESS_CHANNEL.format(self.patient_id),
+        )
+
+
+# --- waiting: a thread (WSGI) -------------------------------------------------------------
+
+
+class _SyncWaiter:
+    """Blocks its thread until a notice for the stream or the timeout; True for an access one."""
+
+    def __init__(self, channels: tuple[str, str]) -> None:
+        self.access_channel = channels[1].encode()
+        self.pubsub = None
+        client = broker_redis()
+        if client is not None:
+            try:
+                self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+                self.pubsub.subscribe(*channels)
+            except Exception as exc:  # fall back to periodic looks
+                logger.warning("live subscribe failed, polling instead: %s", exc)
+                self.pubsub = None
+
+    def wait(self, timeout: float) -> bool:
+        if self.pubsub is None:
+            time.sleep(min(timeout, IDLE_POLL_SECONDS))
+            return False
+        access = False
+        try:
+            message = self.pubsub.get_message(timeout=timeout)
+            while message is not None:  # coalesce a burst into one query
+                access |= message.get("channel") == self.access_channel
+                message = self.pubsub.get_message(timeout=0.0)
+        except Exception:  # Redis gone: look again after a pause
+            time.sleep(min(timeout, IDLE_POLL_SECONDS))
+        return access
+
+    def close(self) -> None:
+        if self.pubsub is not None:
+            self.pubsub.close()
+
+
+def sync_events(cursor: EventCursor, *, seconds: float) -> Iterator[str]:
+    """SSE text: `reading` events (id = reading id) and `mood` events, then `end`."""
+    waiter = _SyncWaiter(cursor.channels())
+    deadline = time.monotonic() + seconds
+    last_sent = time.monotonic()
+    recheck = False
+    yield f"retry: {int(IDLE_POLL_SECONDS * 1000)}\n\n"
+    try:
+        while True:
+            chunks, ended = cursor.poll(recheck_access=recheck)
+            if chunks:
+                last_sent = time.monotonic()
+                yield from chunks
+            if ended:
+                return
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            if len(readings) == MAX_BATCH:
+            if cursor.more_pending:
+                recheck = False
                 continue
             if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
                 yield ": keepalive\n\n"
                 last_sent = time.monotonic()
-            wait(left)
-        yield _event("end", {"last_event_id": cursor, "reconnect": True})
+            recheck = waiter.wait(min(left, KEEPALIVE_SECONDS))
+        yield cursor._end(reconnect=True)
     finally:
-        wait.close()
+        waiter.close()
+        release_slot(cursor.viewer_id, cursor.slot)
+
+
+# --- waiting: the event loop (ASGI) -------------------------------------------------------
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.access = False
+
+    def notify(self, channel: str) -> None:
+        if channel.startswith("moodtune:access:"):
+            self.access = True
+        self.event.set()
+
+
+class _Hub:
+    """One Redis pub/sub connection per event loop (per server process), fanned out to every
+    stream of that process: 300 streams cost one connection, not 300."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.boxes: dict[str, set[_Mailbox]] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, channels: tuple[str, ...], box: _Mailbox) -> None:
+        for channel in channels:
+            self.boxes.setdefault(channel, set()).add(box)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._listen())
+
+    def remove(self, channels: tuple[str, ...], box: _Mailbox) -> None:
+        for channel in channels:
+            boxes = self.boxes.get(channel)
+            if boxes is not None:
+                boxes.discard(box)
+                if not boxes:
+                    del self.boxes[channel]
+
+    def _wake_all(self) -> None:
+        for boxes in list(self.boxes.values()):
+            for box in boxes:
+                box.notify("moodtune:access:*")  # streams look again, access included
+
+    async def _listen(self) -> None:
+        import redis.asyncio as aioredis
+
+        while True:
+            client = aioredis.Redis.from_url(self.url)
+            try:
+                pubsub = client.pubsub()
+                await pubsub.psubscribe(*notify.PATTERNS)
+                async for message in pubsub.listen():
+                    if message.get("type") != "pmessage":
+                        continue
+                    channel = message["channel"].decode()
+                    for box in list(self.boxes.get(channel, ())):
+                        box.notify(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: wake streams, retry soon
+                logger.warning("live hub lost Redis, retrying: %s", exc)
+                self._wake_all()
+                await asyncio.sleep(1.0)
+            finally:
+                await client.aclose()
+
+
+_hubs: dict[int, _Hub] = {}
+
+
+def _hub() -> _Hub | None:
+    if broker_redis() is None:
+        return None
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _hubs:
+        _hubs[loop_id] = _Hub(str(settings.CELERY_BROKER_URL))
+    return _hubs[loop_id]
+
+
+async def async_events(cursor: EventCursor, *, seconds: float) -> AsyncIterator[str]:
+    """The same stream as sync_events, without holding a thread while it waits."""
+    poll = sync_to_async(cursor.poll, thread_sensitive=False)
+    hub, box, channels = _hub(), _Mailbox(), cursor.channels()
+    if hub is not None:
+        hub.add(channels, box)
+    deadline = time.monotonic() + seconds
+    last_sent = time.monotonic()
+    recheck = False
+    yield f"retry: {int(IDLE_POLL_SECONDS * 1000)}\n\n"
+    try:
+        while True:
+            chunks, ended = await poll(recheck_access=recheck)
+            if chunks:
+                last_sent = time.monotonic()
+                for chunk in chunks:
+                    yield chunk
+            if ended:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if cursor.more_pending:
+                recheck = False
+                continue
+            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                yield ": keepalive\n\n"
+                last_sent = time.monotonic()
+            wait = min(left, KEEPALIVE_SECONDS if hub is not None else IDLE_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(box.event.wait(), timeout=wait)
+            recheck, box.access = box.access, False
+            box.event.clear()
+        yield cursor._end(reconnect=True)
+    finally:
+        if hub is not None:
+            hub.remove(channels, box)
+        await sync_to_async(release_slot, thread_sensitive=False)(cursor.viewer_id, cursor.slot)
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -176,7 +425,7 @@ class SessionEventsView(APIView):
     renderer_classes = [JSONRenderer, EventStreamRenderer]
 
     # Left out of the OpenAPI schema: OpenAPI 3.0 cannot describe an event stream, and
-    # schema-driven clients and fuzzers would hold each 25 s stream open as if it were JSON.
+    # schema-driven clients and fuzzers would hold each stream open as if it were JSON.
     # Documented in workers/README.md ("Live results").
     @extend_schema(exclude=True)
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
@@ -185,13 +434,6 @@ class SessionEventsView(APIView):
 
         session = get_object_or_404(
             selectors.visible_sessions(request.user).select_related("patient"), pk=pk
-        )
-        audit.record_read(  # one row per stream opened, not per event
-            actor=request.user,
-            patients=[session.patient],
-            action=AuditAction.EVENTS_STREAM,
-            path=request.path,
-            params={},
         )
         raw = request.headers.get("Last-Event-ID") or request.query_params.get("last_event_id")
         if raw is not None:
@@ -204,14 +446,35 @@ class SessionEventsView(APIView):
                 session=session, captured_at__lt=timezone.now() - timedelta(minutes=1)
             ).order_by("-id")
             after_id = recent.values_list("id", flat=True).first() or 0
-        response = StreamingHttpResponse(
-            session_events(
-                session_id=session.pk,
-                after_id=after_id,
-                seconds=stream_seconds(request.query_params.get("seconds")),
-            ),
-            content_type="text/event-stream",
+        slot = acquire_slot(request.user.pk)
+        if slot is None:
+            raise ApplicationError(
+                f"you already follow {settings.LIVE_MAX_STREAMS_PER_USER} live sessions: "
+                "close one (another tab or window) first",
+                code="too_many_streams",
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        audit.record_read(  # one row per stream opened, not per event
+            actor=request.user,
+            patients=[session.patient],
+            action=AuditAction.EVENTS_STREAM,
+            path=request.path,
+            params={},
         )
+        cursor = EventCursor(
+            session_id=session.pk,
+            patient_id=session.patient_id,
+            viewer_id=request.user.pk,
+            after_id=after_id,
+            slot=slot,
+        )
+        requested = request.query_params.get("seconds")
+        if isinstance(request._request, ASGIRequest):
+            body: Any = async_events(cursor, seconds=stream_seconds(requested))
+        else:
+            limit = min(settings.LIVE_STREAM_SECONDS, WSGI_STREAM_SECONDS)
+            body = sync_events(cursor, seconds=stream_seconds(requested, limit=limit))
+        response = StreamingHttpResponse(body, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+        response["X-Accel-Buffering"] = "no"  # proxies: pass events through as they come
         return response

@@ -1,5 +1,6 @@
-// Following a session live: the server-sent events stream (`reading` and `mood` events) when
-// the server has it, else polling the readings and the session every few seconds.
+// Following a session live: the server-sent events stream (`reading` and `mood` events), or
+// polling the readings and the session every few seconds where the browser has no
+// EventSource or the stream is refused (e.g. too many streams open in other tabs).
 
 import { api } from "./api.js";
 
@@ -30,8 +31,15 @@ export class LiveFeed {
       const m = JSON.parse(e.data);
       if (m.valence !== null) this.onMood({ v: m.valence, a: m.arousal });
     });
+    source.addEventListener("end", (e) => {
+      // reconnect false: access to this session ended (assignment, consent, erasure)
+      if (!JSON.parse(e.data).reconnect) {
+        this.stop();
+        this.onError(new Error("live updates ended: you no longer have access to this session"));
+      }
+    });
     source.addEventListener("error", () => {
-      // CLOSED: the server refused the stream (no such endpoint, an error), so poll instead.
+      // CLOSED: the server refused the stream (too many open, an error), so poll instead.
       // While CONNECTING the browser reconnects by itself and resumes from Last-Event-ID.
       if (source.readyState === EventSource.CLOSED) { this.source = null; this.poll(); }
     });
