@@ -149,9 +149,9 @@ def test_a_patients_stream_ends_when_consent_is_withdrawn_or_the_session_is_gone
 def test_the_async_stream_sends_the_same_events_without_a_thread_of_its_own(patient):
     import asyncio
 
-    from backend.therapy import live
-
     from django.db import transaction
+
+    from backend.therapy import live
 
     session = make_session(patient)
     reading = make_reading(session)
