@@ -107,6 +107,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The ASGI app serves static files itself (make serve); in production the proxy does.
+SERVE_STATIC = env_bool("SERVE_STATIC", not PRODUCTION)
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "media/"  # never served publicly: frames are health data
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))

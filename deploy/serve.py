@@ -1,0 +1,71 @@
+"""The production web server: uvicorn serving the ASGI application (backend.config.asgi).
+
+    python deploy/serve.py                 # what the web container runs (deploy/entrypoint.py web)
+    make serve                             # the same server and settings, on 127.0.0.1:8000
+
+Why ASGI, and why uvicorn alone: the live-events endpoint keeps a stream open per patient and
+per therapist watching one. Under a sync server each open stream held a thread (the sixth
+stalled every request for ~23 s with 3 workers x 2 threads); under ASGI a stream is a coroutine
+waiting on one Redis pub/sub connection per process. uvicorn (with uvloop and httptools) is a
+maintained ASGI server that also supervises N worker processes itself (`--workers`, restarting
+any that die), so gunicorn is no longer needed in front of it. Alternatives (gunicorn with the
+uvicorn-worker class, granian) were not measured against it here.
+
+Settings (environment): WEB_BIND (host:port, default 0.0.0.0:8000; `make serve` passes
+SERVE_BIND, default 127.0.0.1:8000), WEB_CONCURRENCY (worker processes, default 2),
+WEB_GRACEFUL_SECONDS (on SIGTERM, open streams get this long before they are closed; browsers
+reconnect to another replica and resume from Last-Event-ID; default 5), FORWARDED_ALLOW_IPS
+(the proxies whose X-Forwarded-* are trusted, default 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def command(*, bind: str, workers: int) -> list[str]:
+    host, _, port = bind.rpartition(":")
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "backend.config.asgi:application",
+        "--host",
+        host or "127.0.0.1",
+        "--port",
+        port,
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--lifespan",
+        "off",  # Django's ASGI handler has no lifespan protocol
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "--timeout-keep-alive",
+        "5",
+        "--timeout-graceful-shutdown",
+        os.environ.get("WEB_GRACEFUL_SECONDS", "5"),
+        "--no-server-header",
+        "--log-level",
+        os.environ.get("LOG_LEVEL", "INFO").lower(),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bind", default=os.environ.get("WEB_BIND", "0.0.0.0:8000"))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    args = parser.parse_args(argv)
+    argv_ = command(bind=args.bind, workers=args.workers)
+    sys.stdout.flush()
+    os.execv(argv_[0], argv_)
+
+
+if __name__ == "__main__":
+    main()

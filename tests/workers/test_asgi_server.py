@@ -1,0 +1,171 @@
+"""The production web server (deploy/serve.py: uvicorn + the ASGI app) against real PostgreSQL
+and Redis: 30 live-event streams held open while a sign-in and an upload still answer within
+a second, the per-user stream cap, a therapist's stream ended by the end of the assignment,
+and SIGTERM closing every stream within seconds."""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from rest_framework.authtoken.models import Token
+
+from backend.accounts import services as account_services
+from backend.accounts.models import Assignment, Role, User
+from backend.therapy.models import TherapySession
+from tests.backend.conftest import PASSWORD
+from tests.conftest import ROOT
+from tests.workers import support
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+STREAMS_PER_PATIENT = 3
+
+
+@dataclass
+class Stream:
+    """One open GET /api/sessions/{id}/events, read by its own client thread."""
+
+    url: str
+    token: str
+    status: int | None = None
+    text: str = ""
+    connected: threading.Event = field(default_factory=threading.Event)
+    closed: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> Stream:
+        threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        headers = {"Authorization": f"Token {self.token}", "Accept": "text/event-stream"}
+        try:
+            with httpx.stream("GET", self.url, headers=headers, timeout=60) as response:
+                self.status = response.status_code
+                for chunk in response.iter_text():
+                    self.text += chunk
+                    self.connected.set()
+        except httpx.HTTPError:
+            pass
+        finally:
+            self.connected.set()
+            self.closed.set()
+
+
+@pytest.fixture
+def server(services_env: dict[str, str], shared_media: Any, tmp_path: Any) -> Any:
+    port = support.free_port()
+    env = {
+        **services_env,
+        "MEDIA_ROOT": str(shared_media),
+        "LIVE_MAX_STREAMS_PER_USER": str(STREAMS_PER_PATIENT),
+        "WEB_GRACEFUL_SECONDS": "2",
+    }
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "deploy/serve.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def _timed(fn: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = fn()
+    return result, time.monotonic() - started
+
+
+def test_thirty_streams_do_not_stall_the_server_and_end_when_they_must(server, patient):
+    base, proc = server
+    patients = [patient] + [
+        account_services.create_user(username=f"p{i}", password=PASSWORD, role=Role.PATIENT)
+        for i in range(9)
+    ]
+    sessions = []
+    for person in patients:
+        account_services.grant_consent(patient=person)
+        sessions.append(TherapySession.objects.create(patient=person))
+    therapist = account_services.create_user(username="t0", password=PASSWORD, role="therapist")
+    account_services.assign(therapist=therapist, patient=patient)
+    tokens = {p.pk: Token.objects.create(user=p).key for p in [*patients, therapist]}
+    # the tests hash with MD5 for speed; the server knows only the production hashers
+    hashed = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
+    User.objects.filter(username="p3").update(password=hashed)
+
+    streams = [
+        Stream(f"{base}/api/sessions/{s.pk}/events", tokens[s.patient_id]).start()
+        for s in sessions
+        for _ in range(STREAMS_PER_PATIENT)
+    ]
+    for stream in streams:
+        assert stream.connected.wait(20), "a stream never started"
+    assert [s.status for s in streams] == [200] * 30
+    assert not any(s.closed.is_set() for s in streams)
+
+    # meanwhile the server answers everyone else at once
+    login, login_s = _timed(
+        lambda: httpx.post(
+            f"{base}/api/auth/login", json={"username": "p3", "password": PASSWORD}, timeout=10
+        )
+    )
+    image = io.BytesIO(support.face_jpeg())
+    upload, upload_s = _timed(
+        lambda: httpx.post(
+            f"{base}/api/sessions/{sessions[0].pk}/frames",
+            headers={"Authorization": f"Token {tokens[patient.pk]}"},
+            files={"image": ("f.jpg", image, "image/jpeg")},
+            timeout=10,
+        )
+    )
+    assert login.status_code == 200 and login_s < 1.0, (login.status_code, login_s)
+    assert upload.status_code == 202 and upload_s < 1.0, (upload.status_code, upload_s)
+
+    # one more stream for a patient who holds the maximum: a clear 429
+    extra = Stream(f"{base}/api/sessions/{sessions[0].pk}/events", tokens[patient.pk]).start()
+    assert extra.closed.wait(10) and extra.status == 429 and "too_many_streams" in extra.text
+
+    # the therapist follows the session; ending the assignment ends that stream within seconds
+    watcher = Stream(f"{base}/api/sessions/{sessions[0].pk}/events", tokens[therapist.pk])
+    watcher.start()
+    assert watcher.connected.wait(10) and watcher.status == 200
+    ended_at = time.monotonic()
+    account_services.end_assignment(assignment=Assignment.objects.get(therapist=therapist))
+    assert watcher.closed.wait(5), "the stream outlived the assignment"
+    assert '"reason":"access_ended"' in watcher.text
+    assert time.monotonic() - ended_at < 5
+
+    # SIGTERM: every stream is closed within a few seconds, and the server exits
+    stopped_at = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) is not None
+    for stream in streams:
+        assert stream.closed.wait(5)
+    assert time.monotonic() - stopped_at < 10
