@@ -157,21 +157,29 @@ def redis_restarted(*, patients: int = 2, seconds: float = 12) -> dict[str, Any]
 
 
 def broker_lost_every_message(*, patients: int = 2, seconds: float = 12) -> dict[str, Any]:
-    """Mid-load, the broker forgets everything it holds (FLUSHDB of its private Redis): every
-    queued message is gone after its upload was answered 202. The workers' heartbeat sweep
-    re-sends each queued frame whose message is older than FRAME_RESEND_AFTER_SECONDS."""
+    """Mid-load, with the worker down for a while so that messages pile up, the broker forgets
+    everything it holds (FLUSHDB of its private Redis): every queued message is gone after its
+    upload was answered 202. The restarted worker's heartbeat sweep re-sends each queued frame
+    whose message is older than FRAME_RESEND_AFTER_SECONDS."""
 
     def fault(stack: Stack, total: float) -> dict[str, Any]:
         import redis
 
-        time.sleep(total * 0.5)
+        time.sleep(total * 0.25)
+        stack.kill_worker(0)  # no consumer for a while: messages pile up in the broker
+        time.sleep(total * 0.35)
         client = redis.Redis(host="127.0.0.1", port=stack.own_redis_port)
         try:
-            queued = sum(client.llen(key) for key in client.scan_iter(match="*frames*"))
+            queued = sum(
+                client.llen(key)
+                for key in client.scan_iter(match="*frames*")
+                if client.type(key) == b"list"  # the queues (kombu also keeps binding sets)
+            )
             client.flushdb()
         finally:
             client.close()
-        return {"flushdb": "broker Redis", "messages_dropped": queued}
+        stack.start_worker(0)
+        return {"flushdb": "broker Redis, worker down", "messages_dropped": queued}
 
     return _scenario(
         "broker_lost_every_message",

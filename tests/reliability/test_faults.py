@@ -71,6 +71,7 @@ def test_a_broker_that_forgets_every_message_loses_no_frame(stack_ready: None) -
     report = faults.broker_lost_every_message()
     _record(report)
     _assert_nothing_lost(report)
+    assert report["fault"]["messages_dropped"] >= 1, "the flush hit queued messages"
 
 
 def test_terminated_database_connections_lose_nothing(stack_ready: None) -> None:
