@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate demo clean reliability
+.PHONY: run serve test lint install migrate demo clean reliability
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: migrate
 # The product on embedded defaults (SQLite + filesystem broker under var/) with one worker.
 run: demo
 	$(BIN)/python deploy/run_local.py
+
+# The production web server (uvicorn + the ASGI app, as the web container runs it) on
+# SERVE_BIND, against whatever DATABASE_URL / REDIS_URL are set (embedded defaults otherwise).
+serve: migrate
+	$(BIN)/python deploy/serve.py --local
 
 # The whole suite; uses DATABASE_URL / REDIS_URL when they are set (.ci/run sets them).
 test: install

@@ -3,7 +3,7 @@
     python deploy/entrypoint.py web      wait for the database, migrate (under a PostgreSQL
                                          advisory lock, so N web replicas starting together
                                          migrate once), check (--deploy in production),
-                                         collect static files, then exec gunicorn
+                                         collect static files, then exec the ASGI server (uvicorn)
     python deploy/entrypoint.py worker   wait for the database, check, then exec celery
     python deploy/entrypoint.py manage ARGS...   any manage.py command (one-off jobs, cron)
 
@@ -97,14 +97,8 @@ def server_command(role: str) -> list[str]:
     """The argv the container ends up running (tests assert each program is installed)."""
     py = sys.executable
     if role == "web":
-        return [
-            py,
-            "-m",
-            "gunicorn",
-            "--config",
-            str(ROOT / "deploy" / "gunicorn.conf.py"),
-            "backend.config.wsgi:application",
-        ]
+        # the ASGI server (deploy/serve.py documents why uvicorn and its settings)
+        return [py, str(ROOT / "deploy" / "serve.py")]
     frames = os.environ.get("CELERY_FRAMES_QUEUE", "frames")
     light = os.environ.get("CELERY_LIGHT_QUEUE", "light")
     # One solo process per GPU (a prefork parent must never touch CUDA: workers/README.md);

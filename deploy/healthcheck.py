@@ -1,6 +1,6 @@
 """Docker HEALTHCHECK for both images: exit 0 when healthy, 1 otherwise.
 
-    python deploy/healthcheck.py web      GET /api/health on the local gunicorn: 200 = healthy
+    python deploy/healthcheck.py web      GET /api/health on the local web server: 200 = healthy
     python deploy/healthcheck.py worker   Celery ping answered by this container's worker
 
 The web check sends the Host and X-Forwarded-Proto a request through the proxy would carry, so
@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def web() -> bool:
-    bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+    bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
     port = bind.rsplit(":", 1)[-1]
     host = os.environ.get("ALLOWED_HOSTS", "localhost").split(",")[0].strip() or "localhost"
     host = host.lstrip(".").replace("*", "health")

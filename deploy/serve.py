@@ -59,12 +59,20 @@ def command(*, bind: str, workers: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bind", default=os.environ.get("WEB_BIND", "0.0.0.0:8000"))
+    parser.add_argument("--bind", help="host:port (default WEB_BIND, or SERVE_BIND with --local)")
+    parser.add_argument(
+        "--local", action="store_true", help="`make serve`: SERVE_BIND, default 127.0.0.1:8000"
+    )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     args = parser.parse_args(argv)
-    argv_ = command(bind=args.bind, workers=args.workers)
+    bind = args.bind or (
+        os.environ.get("SERVE_BIND", "127.0.0.1:8000")
+        if args.local
+        else os.environ.get("WEB_BIND", "0.0.0.0:8000")
+    )
+    argv_ = command(bind=bind, workers=args.workers)
     sys.stdout.flush()
-    os.execv(argv_[0], argv_)
+    os.execv(argv_[0], argv_)  # noqa: S606 -- our own fixed argv, the server replaces us
 
 
 if __name__ == "__main__":

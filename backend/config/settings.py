@@ -200,7 +200,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.common.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"uploads": env_str("UPLOAD_RATE", "600/min")},
-    # reverse proxies in front of gunicorn (1 behind deploy/proxy); 0 = trust no
+    # reverse proxies in front of the web server (1 behind deploy/proxy); 0 = trust no
     # X-Forwarded-For: throttles and the login lockout then key on REMOTE_ADDR
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
 }

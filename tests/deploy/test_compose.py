@@ -129,7 +129,7 @@ def test_commands_are_entrypoint_roles(compose: dict[str, Any]) -> None:
 def test_only_the_proxy_publishes_ports(compose: dict[str, Any]) -> None:
     services = _services(compose)
     published = {name for name, s in services.items() if s.get("ports")}
-    assert published == {"proxy"}, "database, broker and gunicorn stay on the private network"
+    assert published == {"proxy"}, "database, broker and the web server stay on the private network"
 
 
 def _size_bytes(text: str) -> int:

@@ -75,8 +75,9 @@ def test_worker_image_installs_the_ml_extra_and_torch_from_the_variant_index() -
 def test_the_programs_the_containers_run_come_from_the_right_dependencies() -> None:
     base = _requirement_names(PYPROJECT["project"]["dependencies"])
     ml = _requirement_names(PYPROJECT["project"]["optional-dependencies"]["ml"])
-    assert {"gunicorn", "celery", "django", "psycopg2-binary", "redis"} <= base
-    assert "gunicorn==27.0.1" in PYPROJECT["project"]["dependencies"]
+    servers = {"uvicorn", "uvloop", "httptools", "celery"}
+    assert servers | {"django", "psycopg2-binary", "redis"} <= base
+    assert "uvicorn==0.54.0" in PYPROJECT["project"]["dependencies"]
     assert "torch" in ml and "torch" not in base, "the web image must not get torch"
     assert "opencv-python-headless" in ml
     every = [
@@ -86,7 +87,7 @@ def test_the_programs_the_containers_run_come_from_the_right_dependencies() -> N
     assert all("==" in r for r in every), "versions are pinned exactly"
 
 
-@pytest.mark.parametrize("module", ["gunicorn", "celery"])
+@pytest.mark.parametrize("module", ["uvicorn", "celery"])
 def test_server_programs_start_here(module: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60

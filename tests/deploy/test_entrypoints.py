@@ -1,7 +1,7 @@
 """The container entrypoints run here under plain Python: the web start-up steps (migrate,
 check, collectstatic) against SQLite in a temporary VAR_DIR, in development and production
-mode; a clear failure when the database is unreachable; and the real gunicorn, started with
-deploy/gunicorn.conf.py, answering the web health check."""
+mode; a clear failure when the database is unreachable; and the real ASGI server, started
+by deploy/serve.py, answering the web health check."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_worker_start_up_checks_and_names_a_worker_command(
     gpu = entrypoint.server_command("worker")
     assert gpu[gpu.index("--pool") + 1] == "solo", "one solo process per GPU"
     web = entrypoint.server_command("web")
-    assert web[1:3] == ["-m", "gunicorn"] and Path(web[4]).is_file()
+    assert Path(web[1]).name == "serve.py" and Path(web[1]).is_file()
 
 
 def test_manage_role_runs_management_commands(tmp_path: Path) -> None:
@@ -119,15 +119,11 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_gunicorn_with_the_deploy_config_serves_and_passes_the_healthcheck(tmp_path: Path) -> None:
+def test_the_asgi_server_with_the_deploy_settings_serves_and_passes_the_healthcheck(
+    tmp_path: Path,
+) -> None:
     port = _free_port()
-    env = _env(
-        tmp_path,
-        **PRODUCTION,
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="1",
-        GUNICORN_THREADS="1",
-    )
+    env = _env(tmp_path, **PRODUCTION, WEB_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
     assert _run("web", "--prepare-only", env=env).returncode == 0
     healthcheck = [sys.executable, str(ROOT / "deploy" / "healthcheck.py"), "web"]
     assert subprocess.run(healthcheck, env=env, timeout=30).returncode == 1, "nothing serves yet"
@@ -143,9 +139,9 @@ def test_gunicorn_with_the_deploy_config_serves_and_passes_the_healthcheck(tmp_p
         deadline = time.monotonic() + 60
         while subprocess.run(healthcheck, env=env, timeout=30).returncode != 0:
             assert server.poll() is None, server.stderr.read()[-3000:] if server.stderr else ""
-            assert time.monotonic() < deadline, "gunicorn did not become healthy in 60 s"
+            assert time.monotonic() < deadline, "the web server did not become healthy in 60 s"
             time.sleep(0.5)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert server.stderr is not None and "Booting worker" in server.stderr.read()
+    assert server.stderr is not None and "Uvicorn running on" in server.stderr.read()

@@ -1,10 +1,11 @@
-"""End-to-end frame benchmark against real PostgreSQL + Redis, a gunicorn web and real workers.
+"""End-to-end frame benchmark against real PostgreSQL + Redis, the production web server
+(uvicorn) and real workers.
 
     python -m tests.load.frames --rate 20 --seconds 60 --json          # throughput, no loss
     python -m tests.load.frames --rate 5 --seconds 60 --json           # upload-to-reading latency
     python -m tests.load.frames --rate 100 --seconds 30 --upload-only --json   # upload endpoint
 
-Needs DATABASE_URL and REDIS_URL (migrates that database). Starts its own gunicorn and
+Needs DATABASE_URL and REDIS_URL (migrates that database). Starts its own web server and
 Celery worker subprocesses on private queues, uploads 640x480 one-face JPEGs on an open-loop
 schedule (a slow server does not slow the arrivals), waits until every accepted frame is
 final, and prints one JSON line: upload latency (client side), upload-to-reading latency
@@ -36,7 +37,6 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--worker-procs", type=int, default=1, help="worker processes")
     parser.add_argument("--batch-size", type=int, default=0, help="0: the worker's auto")
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument("--drain-timeout", type=float, default=900.0)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     return parser.parse_args()
@@ -87,7 +87,7 @@ def main() -> None:
     session = TherapySession.objects.create(patient=patient)
     token = Token.objects.create(user=patient)
     port = support.free_port()
-    web = support.web(env, logs / "web.log", port, args.web_workers, args.web_threads).start()
+    web = support.web(env, logs / "web.log", port, args.web_workers).start()
     workers = []
     if not args.upload_only:
         # frames workers take only frames; one more process takes the light queue
@@ -122,7 +122,7 @@ def main() -> None:
             results.append((status, 1000 * (time.perf_counter() - started), frame_id))
 
     try:
-        web.wait_for_output("Booting worker", timeout=60)
+        web.wait_for_output("Uvicorn running on", timeout=60)
         for w in workers:
             w.wait_for_output("ready.", timeout=120)
         time.sleep(1.0)
@@ -166,7 +166,7 @@ def main() -> None:
             "upload_status_counts": _counts(s for s, _, _ in results),
             "achieved_upload_rate": round(total / send_seconds, 2),
             "upload_ms": percentiles([ms for s, ms, _ in results if s == 202]),
-            "web": {"workers": args.web_workers, "threads": args.web_threads},
+            "web": {"server": "uvicorn (deploy/serve.py)", "workers": args.web_workers},
         }
         if workers:
             rows = list(

@@ -2,7 +2,7 @@
 
     python -m tests.reliability.load --patients 4 --seconds 30 --json
 
-Needs DATABASE_URL (PostgreSQL; it is migrated) and REDIS_URL. Starts gunicorn and Celery
+Needs DATABASE_URL (PostgreSQL; it is migrated) and REDIS_URL. Starts the ASGI web server and Celery
 worker subprocesses on private queues (tests/reliability/stack.py), gives each simulated
 patient a consented account, a token and a therapy session, and has each upload 640x480
 one-face JPEGs at --fps (2/s, a webcam sampled the way the session page does) with an async

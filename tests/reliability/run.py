@@ -6,7 +6,7 @@ local PostgreSQL and Redis, in bounded time; prints one JSON document of figures
 1. pytest over tests/deploy and tests/reliability with RELIABILITY=1, so the fault scenarios
    under load run too (worker kill -9, Redis kill/restart, PostgreSQL connections terminated,
    poison messages); each test leaves its figures in a temporary folder (report.py).
-2. the load benchmark (load.py): simulated patients at 2 frames/s each, real gunicorn + Celery
+2. the load benchmark (load.py): simulated patients at 2 frames/s each, real uvicorn (ASGI) + Celery
    workers, then the loss/duplicate check.
 DATABASE_URL / REDIS_URL default to the local services (database moodtune_reliability, created
 if missing; Redis db 0). Exit status 1 if any test failed or anything was lost or duplicated.

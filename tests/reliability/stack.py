@@ -1,4 +1,4 @@
-"""The real stack on loopback for reliability runs: gunicorn web + Celery worker subprocesses
+"""The real stack on loopback for reliability runs: uvicorn (ASGI) web + Celery worker subprocesses
 (tests/workers/support.py's launchers) on private queues, against the PostgreSQL database this
 process uses and either the given Redis or a private redis-server on its own port (so a Redis
 restart never touches the shared server on 6379).
@@ -31,7 +31,6 @@ class Stack:
     tmp: Path
     workers: int = 1
     web_workers: int = 2
-    web_threads: int = 4
     own_redis_port: int | None = None  # run a private redis-server on this port
     worker_env: dict[str, str] = field(default_factory=dict)
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
@@ -85,12 +84,10 @@ class Stack:
     def start(self) -> Stack:
         if self.own_redis_port:
             self.start_redis()
-        self.web = support.web(
-            self.env, self.tmp / "web.log", self.port, self.web_workers, self.web_threads
-        ).start()
+        self.web = support.web(self.env, self.tmp / "web.log", self.port, self.web_workers).start()
         for i in range(self.workers):
             self.start_worker(i)
-        self.web.wait_for_output("Booting worker", timeout=60)
+        self.web.wait_for_output("Uvicorn running on", timeout=60)
         for proc in self.worker_procs:
             assert proc is not None
             proc.wait_for_output("ready.", timeout=180)

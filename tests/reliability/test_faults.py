@@ -2,8 +2,8 @@
 mid-batch, the broker restarted, every database connection terminated, poison messages. For
 each, no accepted frame or reading is lost or duplicated and refused uploads leave nothing.
 
-These start gunicorn, Celery workers and (for Redis) a private redis-server, and take about a
-minute each on 2 CPU cores, so they run in `make reliability` (RELIABILITY=1), not in
+These start the ASGI web server, Celery workers and (for Redis) a private redis-server, and
+take about a minute each on 2 CPU cores, so they run in `make reliability` (RELIABILITY=1), not in
 `make test`; tests/workers/ cover kill -9, a broker outage and lost messages there.
 """
 

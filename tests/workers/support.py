@@ -103,9 +103,10 @@ def worker(env: dict[str, str], log: Path, queues: str, name: str, pool: str = "
     return Process(args, env, log)
 
 
-def web(env: dict[str, str], log: Path, port: int, workers: int = 1, threads: int = 4) -> Process:
-    args = [sys.executable, "-m", "gunicorn", "backend.config.wsgi", "-b", f"127.0.0.1:{port}"]
-    args += ["-w", str(workers), "--threads", str(threads)]
+def web(env: dict[str, str], log: Path, port: int, workers: int = 1) -> Process:
+    """The production web server (deploy/serve.py: uvicorn + the ASGI app)."""
+    args = [sys.executable, str(ROOT / "deploy" / "serve.py"), "--bind", f"127.0.0.1:{port}"]
+    args += ["--workers", str(workers)]
     return Process(args, env, log)
 
 

@@ -1,7 +1,7 @@
 """Redis goes away mid-run: uploads answer 202 or a clear 503, and nothing accepted is lost.
 
 Runs on a private redis-server (own port, append-only file so a restart keeps its messages),
-with a gunicorn web process and a worker pointed at it; the shared Redis is never touched.
+with the production web server and a worker pointed at it; the shared Redis is never touched.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_uploads_during_a_broker_outage_get_503_and_every_accepted_frame_is_anal
 
     try:
         worker.wait_for_output("ready.")
-        web.wait_for_output("Booting worker")
+        web.wait_for_output("Uvicorn running on")
         accepted = []
         for phase in ("before", "during", "after"):
             if phase == "during":
