@@ -1,0 +1,388 @@
+"""Capacity of one web replica: live-event streams held open while patients upload frames.
+
+    python -m bench.capacity --patients 50 --watchers 250 --fps 2 --seconds 30 --json
+    python -m bench.capacity --patients 10 --watchers 10 --workers 1 --json   # with a worker
+
+N simulated patients each hold their session's events stream and upload a 640x480 one-face
+JPEG at --fps; M watchers (therapists following a patient's session) hold a stream each; a
+prober asks GET /api/health every 100 ms. It reports upload p50/p99, /api/health p50/p99,
+errors, the web server's CPU milliseconds per accepted upload and its memory per open stream,
+and with --workers the upload-to-event latency (upload answered -> the reading arrives on the
+patient's stream). Without workers (the default) frames simply queue: the web tier alone.
+
+Runs the production web server (deploy/serve.py, uvicorn) against PostgreSQL and Redis from
+DATABASE_URL / REDIS_URL, in a database of its own, `<name>_capacity_bench`, created afresh
+each run: it never touches any other database. The load generator shares the machine with the
+server, so on a small machine the figures are a floor; the JSON records the CPU and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.env import ROOT, environment
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --- a database of our own ---------------------------------------------------------------
+
+
+def bench_database_url(url: str) -> str:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "moodtune"
+    return urlunsplit(parts._replace(path=f"/{name}_capacity_bench"))
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the benchmark's own database; refuses any name not ending in _bench."""
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.endswith("_bench"):
+        raise SystemExit(f"refusing to touch database {name!r}: not a *_bench database")
+    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+_SEED = """
+import json, sys
+import django
+django.setup()
+from rest_framework.authtoken.models import Token
+from backend.accounts import services
+from backend.therapy.models import TherapySession
+patients, watchers = int(sys.argv[1]), int(sys.argv[2])
+out = {"patients": [], "watchers": []}
+people = []
+for i in range(patients):
+    p = services.create_user(username=f"cap-p{i}", password="cap-bench-password-1", role="patient")
+    services.grant_consent(patient=p)
+    s = TherapySession.objects.create(patient=p)
+    people.append((p, s))
+    out["patients"].append({"token": Token.objects.create(user=p).key, "session": s.pk})
+for j in range(watchers):
+    t = services.create_user(
+        username=f"cap-t{j}", password="cap-bench-password-1", role="therapist"
+    )
+    p, s = people[j % len(people)]
+    services.assign(therapist=t, patient=p)
+    out["watchers"].append({"token": Token.objects.create(user=t).key, "session": s.pk})
+print(json.dumps(out))
+"""
+
+
+# --- the server's processes --------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and every descendant (uvicorn --workers N runs a parent and N children)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / TICKS
+
+
+def rss_mib(pid: int) -> float:
+    total = 0
+    for p in _tree(pid):
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 2**20
+
+
+def percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"p50": None, "p99": None, "max": None, "n": 0}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"p50": pick(0.5), "p99": pick(0.99), "max": pick(1.0), "n": len(values)}
+
+
+# --- the load ----------------------------------------------------------------------------
+
+
+class Load:
+    def __init__(self, base: str, frame: bytes) -> None:
+        self.base, self.frame = base, frame
+        self.stream_status: list[int] = []
+        self.streams_open = 0
+        self.upload_ms: list[float] = []
+        self.upload_errors: dict[str, int] = {}
+        self.health_ms: list[float] = []
+        self.health_errors = 0
+        self.sent_at: dict[int, float] = {}  # frame id -> when its upload was answered
+        self.event_ms: list[float] = []
+        self.stop = asyncio.Event()
+
+    async def stream(self, client: Any, token: str, session: int, *, own: bool) -> None:
+        headers = {"Authorization": f"Token {token}", "Accept": "text/event-stream"}
+        url = f"{self.base}/api/sessions/{session}/events"
+        while not self.stop.is_set():
+            try:
+                async with client.stream("GET", url, headers=headers, timeout=None) as response:
+                    self.stream_status.append(response.status_code)
+                    if response.status_code != 200:
+                        return
+                    self.streams_open += 1
+                    try:
+                        async for line in response.aiter_lines():
+                            if own and line.startswith("data: {") and '"frame":' in line:
+                                frame = json.loads(line[6:]).get("frame")
+                                if frame in self.sent_at:
+                                    ms = 1000 * (time.monotonic() - self.sent_at.pop(frame))
+                                    self.event_ms.append(ms)
+                            if self.stop.is_set():
+                                return
+                    finally:
+                        self.streams_open -= 1
+            except Exception:
+                await asyncio.sleep(0.5)
+
+    async def upload(self, client: Any, token: str, session: int, fps: float) -> None:
+        headers = {"Authorization": f"Token {token}"}
+        url = f"{self.base}/api/sessions/{session}/frames"
+        period = 1.0 / fps
+        next_at = time.monotonic()
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                files = {"image": ("frame.jpg", self.frame, "image/jpeg")}
+                response = await client.post(url, headers=headers, files=files, timeout=30)
+                if response.status_code == 202:
+                    self.upload_ms.append(1000 * (time.monotonic() - started))
+                    self.sent_at[response.json()["id"]] = time.monotonic()
+                else:
+                    key = str(response.status_code)
+                    self.upload_errors[key] = self.upload_errors.get(key, 0) + 1
+            except Exception as exc:
+                key = type(exc).__name__
+                self.upload_errors[key] = self.upload_errors.get(key, 0) + 1
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def probe_health(self, client: Any) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                response = await client.get(f"{self.base}/api/health", timeout=30)
+                if response.status_code == 200:
+                    self.health_ms.append(1000 * (time.monotonic() - started))
+                else:
+                    self.health_errors += 1
+            except Exception:
+                self.health_errors += 1
+            await asyncio.sleep(0.1)
+
+
+async def run_load(
+    args: argparse.Namespace, base: str, seed: dict[str, Any], server_pid: int, frame: bytes
+) -> dict[str, Any]:
+    import httpx
+
+    load = Load(base, frame)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(limits=limits, http2=False) as client:
+        rss_before = rss_mib(server_pid)
+        tasks = [
+            asyncio.create_task(load.stream(client, p["token"], p["session"], own=True))
+            for p in seed["patients"]
+        ] + [
+            asyncio.create_task(load.stream(client, w["token"], w["session"], own=False))
+            for w in seed["watchers"]
+        ]
+        wanted = len(tasks)
+        deadline = time.monotonic() + 60
+        while load.streams_open < wanted and time.monotonic() < deadline:
+            if len(load.stream_status) >= wanted and load.streams_open < wanted:
+                break  # some were refused: report it
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        held = load.streams_open
+        rss_streams = rss_mib(server_pid)
+        cpu_start = cpu_seconds(server_pid)
+        tasks.append(asyncio.create_task(load.probe_health(client)))
+        tasks += [
+            asyncio.create_task(load.upload(client, p["token"], p["session"], args.fps))
+            for p in seed["patients"]
+        ]
+        started = time.monotonic()
+        await asyncio.sleep(args.seconds)
+        elapsed = time.monotonic() - started
+        cpu_used = cpu_seconds(server_pid) - cpu_start
+        streams_at_end = load.streams_open
+        load.stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    accepted = len(load.upload_ms)
+    return {
+        "streams_wanted": wanted,
+        "streams_held": held,
+        "streams_open_at_end": streams_at_end,
+        "stream_refusals": {
+            str(s): load.stream_status.count(s) for s in set(load.stream_status) if s != 200
+        },
+        "uploads_accepted": accepted,
+        "uploads_per_s": round(accepted / elapsed, 1),
+        "upload_errors": load.upload_errors,
+        "upload_ms": percentiles(load.upload_ms),
+        "health_ms": percentiles(load.health_ms),
+        "health_errors": load.health_errors,
+        "upload_to_event_ms": percentiles(load.event_ms) if args.workers else None,
+        "web_cpu_ms_per_upload": round(1000 * cpu_used / accepted, 1) if accepted else None,
+        "web_cpu_share_of_one_core": round(cpu_used / elapsed, 2),
+        "web_rss_mib": {
+            "before_streams": round(rss_before, 1),
+            "with_streams": round(rss_streams, 1),
+        },
+        "memory_per_stream_kib": round(1024 * (rss_streams - rss_before) / held, 1)
+        if held
+        else None,
+    }
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the web server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the web server did not come up in 60 s")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--patients", type=int, default=50, help="uploading patients, each streaming")
+    ap.add_argument("--watchers", type=int, default=250, help="therapists holding a stream each")
+    ap.add_argument("--fps", type=float, default=2.0, help="frames per second per patient")
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--web-processes", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0, help="CPU worker processes (0: web alone)")
+    ap.add_argument("--json", action="store_true", help="one JSON line (the default output too)")
+    args = ap.parse_args(argv)
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
+        "REDIS_URL"
+    ):
+        raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+    sys.path.insert(0, str(ROOT))
+    from tests.workers import support
+
+    db_url = bench_database_url(os.environ["DATABASE_URL"])
+    recreate_database(db_url)
+    tmp = Path(tempfile.mkdtemp(prefix="capacity-bench-"))
+    run = uuid.uuid4().hex[:6]
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DJANGO_SETTINGS_MODULE": "backend.config.settings",
+        "VAR_DIR": str(tmp / "var"),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "CELERY_FRAMES_QUEUE": f"capacity-frames-{run}",
+        "CELERY_LIGHT_QUEUE": f"capacity-light-{run}",
+        "LIVE_MAX_STREAMS_PER_USER": "5",
+        "UPLOAD_RATE": "100000/min",
+        "LOG_LEVEL": "WARNING",
+        "ML_DEVICE": "cpu",
+        "PYTHONUNBUFFERED": "1",
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run(
+        [sys.executable, "-c", _SEED, str(args.patients), str(args.watchers)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+    port = support.free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "web.log"
+    web = support.web(env, log, port, args.web_processes).start()
+    workers = [
+        support.worker(env, tmp / f"w{i}.log", f"{env['CELERY_FRAMES_QUEUE']},"
+                       f"{env['CELERY_LIGHT_QUEUE']}", f"cap{i}-{run}", pool="solo").start()
+        for i in range(args.workers)
+    ]  # fmt: skip
+    try:
+        assert web.proc is not None
+        _wait_healthy(base, web.proc, log)
+        for w in workers:
+            w.wait_for_output("ready.", timeout=180)
+        frame = support.face_jpeg()
+        figures = asyncio.run(run_load(args, base, seed, web.proc.pid, frame))
+    finally:
+        for w in workers:
+            w.stop()
+        web.stop()
+    result = {
+        "benchmark": "capacity",
+        "mode": f"web + {args.workers} worker(s)" if args.workers else "web tier alone",
+        "server": f"uvicorn (deploy/serve.py), {args.web_processes} process(es)",
+        "patients": args.patients,
+        "watchers": args.watchers,
+        "fps_per_patient": args.fps,
+        "seconds": args.seconds,
+        **figures,
+        **environment(),
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
