@@ -474,6 +474,10 @@ class SessionEventsView(APIView):
         else:
             limit = min(settings.LIVE_STREAM_SECONDS, WSGI_STREAM_SECONDS)
             body = sync_events(cursor, seconds=stream_seconds(requested, limit=limit))
+        if not connection.in_atomic_block:
+            # This request's thread keeps its database connection until the response ends,
+            # i.e. for the whole stream: hand it back now (polls open their own, briefly).
+            connection.close()
         response = StreamingHttpResponse(body, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # proxies: pass events through as they come
