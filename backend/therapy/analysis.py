@@ -204,10 +204,14 @@ def record_result(*, claim: Claim, faces: Sequence[FaceResult], model_version: s
     """
     status = FrameStatus.DONE if faces else FrameStatus.NO_FACE
     with transaction.atomic():
+        session = None
         if faces:
             # Lock the session first: its readings then commit in id order, which is what
-            # lets a live stream follow them with an `id > cursor` query without gaps.
-            TherapySession.objects.select_for_update().filter(pk=claim.session_id).first()
+            # lets a live stream follow them with an `id > cursor` query without gaps. The
+            # locked row is reused for the mood update (one lock, not two, per frame).
+            session = (
+                TherapySession.objects.select_for_update().filter(pk=claim.session_id).first()
+            )
         if not _finish(
             claim,
             delete_image=settings.FRAME_RETENTION == "delete",
@@ -218,8 +222,8 @@ def record_result(*, claim: Claim, faces: Sequence[FaceResult], model_version: s
             logger.warning("claim lost, result discarded frame_id=%s", claim.frame_id)
             return None
         EmotionReading.objects.bulk_create([_reading(claim, face, model_version) for face in faces])
-        if faces:
-            update_mood(session_id=claim.session_id)
+        if session is not None:
+            update_mood(session_id=claim.session_id, locked=session)
         if settings.FRAME_RETENTION == "delete":
             _forget_image(claim)
     return str(status)
@@ -272,13 +276,13 @@ def smoothed_mood(readings: Sequence[Mapping[str, Any]]) -> dict[str, Any] | Non
     }
 
 
-def update_mood(*, session_id: int) -> None:
+def update_mood(*, session_id: int, locked: TherapySession | None = None) -> None:
     """Recompute the session's live mood from its recent primary readings.
 
     The session row is locked so concurrent workers recompute one after another, each seeing
-    the readings the previous one committed.
+    the readings the previous one committed (`locked`: the caller already holds the lock).
     """
-    session = TherapySession.objects.select_for_update().get(pk=session_id)
+    session = locked or TherapySession.objects.select_for_update().get(pk=session_id)
     recent = list(
         EmotionReading.objects.filter(session_id=session_id, is_primary=True)
         .order_by("-captured_at", "-id")

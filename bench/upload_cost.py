@@ -1,0 +1,135 @@
+"""Where the web process's CPU goes for one frame upload.
+
+    python -m bench.upload_cost --json
+
+1. `validate_image` alone (size/format/header checks, full decode, orientation, metadata-free
+   re-encode) on a 640x480 one-face JPEG, plain and with sensor-like noise (a bigger file);
+2. a whole upload request through Django's test client against PostgreSQL and Redis
+   (DATABASE_URL / REDIS_URL; in a database of its own, `<name>_uploadcost_bench`): CPU ms per
+   upload, then cProfile's cumulative time of the main steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.capacity import recreate_database
+from bench.env import ROOT, environment
+
+STEPS = {
+    "accept_frame (row, commit, publish)": "services.py:accept_frame",
+    "publish to the broker": "jobs.py:send_now",
+    "validate_image": "uploads.py:validate_image",
+    "load and check the session": "views.py:_own_session",
+    "authentication and throttles": "views.py:initial",
+}
+
+
+def _median_ms(fn: Any, n: int = 60) -> float:
+    for _ in range(5):
+        fn()
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 2)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--uploads", type=int, default=200)
+    ap.add_argument("--json", action="store_true", help="one JSON line (the default output too)")
+    args = ap.parse_args(argv)
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
+        raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+    parts = urlsplit(url)
+    bench_url = urlunsplit(parts._replace(path=f"{parts.path or '/moodtune'}_uploadcost_bench"))
+    recreate_database(bench_url)
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="uploadcost-media-")
+    os.environ["UPLOAD_RATE"] = "1000000/min"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    import numpy as np
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+    from PIL import Image
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from backend.accounts import services
+    from backend.therapy.models import TherapySession
+    from backend.therapy.uploads import validate_image
+    from tests.workers.support import face_jpeg
+
+    plain = face_jpeg()
+    pixels = np.asarray(Image.open(io.BytesIO(plain)).convert("RGB")).astype(np.int16)
+    noise = np.random.default_rng(0).normal(0, 12, pixels.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8)).save(buffer, "JPEG")
+    noisy = buffer.getvalue()
+    result: dict[str, Any] = {
+        "benchmark": "upload_cost",
+        "validate_image_ms": {
+            f"plain_{len(plain) // 1024}_kib": _median_ms(lambda: validate_image(plain)),
+            f"noisy_{len(noisy) // 1024}_kib": _median_ms(lambda: validate_image(noisy)),
+        },
+    }
+    call_command("migrate", verbosity=0)
+    patient = services.create_user(
+        username="upload-cost", password="upload-cost-password-1", role="patient"
+    )
+    services.grant_consent(patient=patient)
+    session = TherapySession.objects.create(patient=patient)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=patient).key}")
+
+    def upload() -> None:
+        image = SimpleUploadedFile("f.jpg", noisy, "image/jpeg")
+        response = client.post(
+            f"/api/sessions/{session.pk}/frames", {"image": image}, format="multipart"
+        )
+        assert response.status_code == 202, response.content
+
+    for _ in range(10):
+        upload()
+    started = time.process_time()
+    for _ in range(args.uploads):
+        upload()
+    result["cpu_ms_per_upload"] = round(1000 * (time.process_time() - started) / args.uploads, 2)
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(args.uploads):
+        upload()
+    profile.disable()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    steps = {}
+    for label, where in STEPS.items():
+        file, func = where.split(":")
+        for (path, _, name), (_, _, _, cumulative, _) in stats.items():
+            if path.endswith(file) and name == func:
+                steps[label] = round(1000 * cumulative / args.uploads, 2)
+    result["profiled_ms_per_upload"] = steps
+    result.update(environment())
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
