@@ -209,9 +209,7 @@ def record_result(*, claim: Claim, faces: Sequence[FaceResult], model_version: s
             # Lock the session first: its readings then commit in id order, which is what
             # lets a live stream follow them with an `id > cursor` query without gaps. The
             # locked row is reused for the mood update (one lock, not two, per frame).
-            session = (
-                TherapySession.objects.select_for_update().filter(pk=claim.session_id).first()
-            )
+            session = TherapySession.objects.select_for_update().filter(pk=claim.session_id).first()
         if not _finish(
             claim,
             delete_image=settings.FRAME_RETENTION == "delete",
