@@ -288,6 +288,18 @@ async def run_load(
 # --- the run -----------------------------------------------------------------------------
 
 
+def holds_targets(step: dict[str, Any], *, with_workers: bool) -> bool:
+    """Issue 12's targets: no errors; with workers upload-to-event p99 <= 1 s, without them
+    upload p99 <= 100 ms and /api/health p99 <= 50 ms."""
+    if step["upload_errors"] or step["health_errors"] or step["stream_refusals"]:
+        return False
+    if with_workers:
+        p99 = step["upload_to_event_ms"]["p99"]
+        return p99 is not None and p99 <= 1000
+    upload, health = step["upload_ms"]["p99"], step["health_ms"]["p99"]
+    return upload is not None and health is not None and upload <= 100 and health <= 50
+
+
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     import httpx
 
@@ -312,8 +324,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--web-processes", type=int, default=1)
     ap.add_argument("--workers", type=int, default=0, help="CPU worker processes (0: web alone)")
+    ap.add_argument(
+        "--sweep",
+        help="patient counts to try in turn, e.g. 2,4,6,8 (watchers: as many, at most "
+        "--watchers); reports the largest that holds the targets",
+    )
     ap.add_argument("--json", action="store_true", help="one JSON line (the default output too)")
     args = ap.parse_args(argv)
+    steps = [int(n) for n in args.sweep.split(",")] if args.sweep else []
+    if steps:
+        args.patients = max(steps)
+        args.watchers = min(args.watchers, max(steps))
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
         "REDIS_URL"
     ):
@@ -364,7 +385,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for w in workers:
             w.wait_for_output("ready.", timeout=180)
         frame = support.face_jpeg()
-        figures = asyncio.run(run_load(args, base, seed, web.proc.pid, frame))
+        if not steps:
+            figures = asyncio.run(run_load(args, base, seed, web.proc.pid, frame))
+        else:
+            figures = {"sweep": []}
+            for n in steps:
+                part = {"patients": seed["patients"][:n], "watchers": seed["watchers"][:n]}
+                step = asyncio.run(run_load(args, base, part, web.proc.pid, frame))
+                step = {"patients": n, "watchers": len(part["watchers"]), **step}
+                step["holds_targets"] = holds_targets(step, with_workers=bool(args.workers))
+                figures["sweep"].append(step)
+                time.sleep(5)  # let the queue drain before the next step
+            held = [s["patients"] for s in figures["sweep"] if s["holds_targets"]]
+            figures["largest_patients_holding_targets"] = max(held) if held else 0
     finally:
         for w in workers:
             w.stop()
