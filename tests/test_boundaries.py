@@ -108,3 +108,50 @@ def test_the_front_end_has_no_fallbacks_for_missing_endpoints():
         if phrase in path.read_text()
     ]
     assert offenders == []
+
+
+# --- the apps' one order: each imports only the apps before it ----------------------------
+
+APP_ORDER = ("common", "accounts", "catalogue", "therapy", "recommendations", "reports")
+
+
+def _backend_apps_imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+        for name in names:
+            parts = name.split(".")
+            if len(parts) > 1 and parts[0] == "backend" and parts[1] in APP_ORDER:
+                found.add(parts[1])
+    return found
+
+
+def app_order_violations(root: Path = ROOT / "backend") -> list[str]:
+    out = []
+    for rank, app in enumerate(APP_ORDER):
+        for path in sorted((root / app).rglob("*.py")):
+            for other in _backend_apps_imported(path):
+                if APP_ORDER.index(other) > rank:
+                    out.append(f"{path.relative_to(root.parent)} imports backend.{other}")
+    return out
+
+
+def test_each_app_imports_only_the_apps_before_it():
+    assert app_order_violations() == []
+
+
+def test_the_order_check_catches_an_app_importing_one_above_it(tmp_path: Path):
+    (tmp_path / "catalogue").mkdir(parents=True)
+    for app in APP_ORDER:
+        (tmp_path / app).mkdir(exist_ok=True)
+    (tmp_path / "catalogue" / "bad.py").write_text("from backend.reports import views\n")
+    (tmp_path / "reports" / "fine.py").write_text("import backend.catalogue.models\n")
+    found = app_order_violations(tmp_path)
+    assert found == [f"{tmp_path.name}/catalogue/bad.py imports backend.reports"]

@@ -137,12 +137,15 @@ def _records(objs: Iterable[Model]) -> list[dict[str, Any]]:
 
 
 def _frame_images(querysets: dict[type[Model], QuerySet[Any]]) -> list[str]:
-    from backend.therapy.models import Frame
-
-    frames = querysets.get(Frame)
-    if frames is None:
-        return []
-    return list(frames.exclude(image="").order_by().values_list("image", flat=True).distinct())
+    """Every stored file the patient's rows name (raw frames, in practice), found through the
+    models' file fields like the rows themselves: no app is imported by name."""
+    names: set[str] = set()
+    for model, queryset in querysets.items():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, models.FileField):
+                stored = queryset.exclude(**{field.name: ""}).order_by()
+                names.update(stored.values_list(field.name, flat=True).distinct())
+    return sorted(names)
 
 
 def _write_rows(out: IO[str], queryset: QuerySet[Any]) -> int:

@@ -2,7 +2,7 @@
 
 Spotify no longer serves audio features to new apps, so these rows are the source of truth
 for features; admins may correct them by hand (ranges are validated). Each track also stores
-its place on the valence-arousal plane and its mood region (backend.recommendations.mood_model),
+its place on the valence-arousal plane and its mood region (backend.catalogue.mood_model),
 recomputed whenever its features change, so the recommender and admin filters can use them.
 """
 

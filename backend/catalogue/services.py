@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -17,15 +18,12 @@ from django.utils import timezone
 from backend.accounts.models import User
 from backend.catalogue import csv_format
 from backend.catalogue.models import FEATURE_RANGES, ImportJob, ImportStatus, Track
+from backend.catalogue.mood_model import place
 from backend.common.errors import ApplicationError
-from backend.config.env import env_int
-from backend.recommendations.mood_model import place
 
 logger = logging.getLogger(__name__)
 
 # The admin upload refuses files above this (the 32,833-row source CSV is 7.6 MB).
-IMPORT_MAX_BYTES = env_int("CATALOGUE_IMPORT_MAX_BYTES", 32 * 1024 * 1024, minimum=1024)
-IMPORT_MAX_ROWS = env_int("CATALOGUE_IMPORT_MAX_ROWS", 200_000, minimum=1)
 CHUNK = 2000
 MOOD_INPUTS = tuple(FEATURE_RANGES)
 UPSERT_FIELDS = [
@@ -80,7 +78,7 @@ def import_tracks(
     in the same file are skipped (the first occurrence wins). Progress is saved after each
     chunk (in its own transaction) so GET /api/tracks/imports/{id} can show it.
     """
-    limit = IMPORT_MAX_BYTES if max_bytes is None else max_bytes
+    limit = settings.CATALOGUE_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
     if size > limit:
         raise ApplicationError(
             f"the file is {size} bytes; the limit is {limit}",
@@ -90,7 +88,9 @@ def import_tracks(
     job = ImportJob.objects.create(filename=filename[:255], created_by=user)
     try:
         csv_format.decode_check(stream)
-        parsed = csv_format.parse(csv_format.open_text(stream), max_rows=IMPORT_MAX_ROWS)
+        parsed = csv_format.parse(
+            csv_format.open_text(stream), max_rows=settings.CATALOGUE_IMPORT_MAX_ROWS
+        )
     except ApplicationError as exc:
         _finish(job, ImportStatus.FAILED, error=exc.message)
         exc.details = {**(exc.details or {}), "job": job.pk}

@@ -136,6 +136,9 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 # also revoked on sign-out and on any password change.
 API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24, minimum=1)
 
+# Catalogue CSV imports (backend/catalogue/services.py): size and row caps.
+CATALOGUE_IMPORT_MAX_BYTES = env_int("CATALOGUE_IMPORT_MAX_BYTES", 32 * 1024 * 1024, minimum=1024)
+CATALOGUE_IMPORT_MAX_ROWS = env_int("CATALOGUE_IMPORT_MAX_ROWS", 200_000, minimum=1)
 # Live events (server-sent events, backend/therapy/live.py): how long one stream stays open
 # under the ASGI server before the browser reconnects, and how many one user may hold at once.
 LIVE_STREAM_SECONDS = env_int("LIVE_STREAM_SECONDS", 300, minimum=1)

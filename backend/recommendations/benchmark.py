@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from django.db import connection, transaction
 
+from backend.catalogue.mood_model import songs_dir
 from backend.recommendations import scoring, selectors, services
-from backend.recommendations.mood_model import songs_dir
 
 GOALS = ("calm", "uplift", "energise", "maintain")
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backend.recommendations.mood_model import MOODS
+from backend.catalogue.mood_model import MOODS
 
 GOAL_TARGETS: dict[str, tuple[float, float]] = {
     "calm": (0.0, -0.6),  # relaxed: low arousal, neutral-to-pleasant

@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.catalogue.models import Track
+from backend.catalogue.mood_model import MOODS
 from backend.recommendations.models import (
     FeedbackKind,
     Recommendation,
     TrackFeedback,
 )
-from backend.recommendations.mood_model import MOODS
 from backend.recommendations.scoring import Catalogue, History
 from backend.therapy import selectors as therapy_selectors
 from backend.therapy.models import EmotionReading, MoodCheckIn, TherapySession

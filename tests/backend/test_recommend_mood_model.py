@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from backend.recommendations import mood_model
-from backend.recommendations.mood_model import MOODS, MoodModel
+from backend.catalogue import mood_model
+from backend.catalogue.mood_model import MOODS, MoodModel
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Memory of a patient's data export: the streamed export against loading every row first.
 
-    python -m backend.accounts.bench_export --readings 200000 --json
+    python -m bench.export --readings 200000 --json
 
 Seeds (SQL generate_series, as the report benchmark does) one patient with N readings in 100
 sessions in its own PostgreSQL database (DATABASE_URL, default h_export_bench), then measures
@@ -82,12 +82,9 @@ def main(argv: list[str] | None = None) -> None:
             cur.execute("CREATE TABLE bench_meta (readings int, patients int)")
             cur.execute("INSERT INTO bench_meta VALUES (%s, 1)", [args.readings])
     patient = User.objects.get(username="export-patient")
-    admin = User.objects.filter(username="export-admin").first() or services.create_user(
-        username="export-admin", password=secrets.token_urlsafe(16), role=Role.ADMIN
-    )
 
-    def streamed() -> int:
-        with privacy.export_patient_data(actor=admin, patient=patient) as spool:
+    def streamed() -> int:  # the patient downloads their own data
+        with privacy.export_patient_data(actor=patient, patient=patient) as spool:
             return spool.seek(0, os.SEEK_END)
 
     def loaded_at_once() -> int:

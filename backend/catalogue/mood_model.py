@@ -13,8 +13,8 @@ Both are fitted on data_moods.csv.gz (686 labelled tracks). The fitted coefficie
 shipped in mood_model.json next to this file, so the web process needs neither the data nor
 a fit at run time. Pure numpy: no Django, no scikit-learn.
 
-    python -m backend.recommendations.mood_model --evaluate --json   # 10-fold held-out figures
-    python -m backend.recommendations.mood_model --fit               # rewrite mood_model.json
+    python -m backend.catalogue.mood_model --evaluate --json   # 10-fold held-out figures
+    python -m backend.catalogue.mood_model --fit               # rewrite mood_model.json
 """
 
 from __future__ import annotations
