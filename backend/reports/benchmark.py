@@ -49,10 +49,19 @@ def _admin_connection(url: str) -> Any:
 
 
 def prepare_database(url: str, readings: int, patients: int, reseed: bool) -> bool:
-    """Make sure the bench database exists; returns True when it must be (re)seeded."""
+    """Make sure the bench database exists; returns True when it must be (re)seeded.
+
+    It may be dropped and created again, so only a database whose name ends in `_bench` is ever
+    touched: anything else (say, the DATABASE_URL of a real deployment) is refused outright.
+    """
     import psycopg2
 
     name = urlparse(url).path.lstrip("/")
+    if not name.endswith("_bench"):
+        raise SystemExit(
+            f"refusing to use database {name!r} for a benchmark: its name must end in _bench "
+            "(the benchmark drops and recreates it)"
+        )
     if not reseed:
         try:
             conn = psycopg2.connect(url)
