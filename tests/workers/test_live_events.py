@@ -148,6 +148,7 @@ def test_a_patients_stream_ends_when_consent_is_withdrawn_or_the_session_is_gone
 @pytest.mark.django_db(transaction=True)
 def test_the_async_stream_sends_the_same_events_without_a_thread_of_its_own(patient):
     import asyncio
+    import concurrent.futures
 
     from django.db import transaction
 
@@ -162,7 +163,9 @@ def test_the_async_stream_sends_the_same_events_without_a_thread_of_its_own(pati
     async def collect() -> str:
         return "".join([chunk async for chunk in live.async_events(cursor, seconds=0.5)])
 
-    text = asyncio.run(collect())
+    # a loop of our own in a thread of its own (the browser tests' driver may run one here)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        text = pool.submit(asyncio.run, collect()).result(timeout=60)
     names = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("event: ")]
     assert names == ["reading", "mood", "end"]
     assert f"id: {reading.pk}" in text
