@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from django.utils import timezone
@@ -17,7 +18,6 @@ from backend.common import metrics
 from backend.common.faults import fault_point
 from backend.therapy import analysis
 from ml.preprocessing import decode_image
-from workers.model import get_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,10 @@ def _run(pipeline: object, images: list[np.ndarray]) -> list[list | BaseExceptio
     return results
 
 
-def process(claims: Sequence[analysis.Claim], *, task_id: str) -> dict[str, int]:
+def process(claims: Sequence[analysis.Claim], *, task_id: str, pipeline: Any) -> dict[str, int]:
+    """Analyse the claimed frames with `pipeline` (an ml.EmotionPipeline, or any callable of
+    a list of images to a list of face lists with a `model_version`) and record the results."""
     started = time.perf_counter()
-    pipeline = get_pipeline()
     ready: list[analysis.Claim] = []
     images: list[np.ndarray] = []
     outcomes: list[tuple[str, float]] = []

@@ -20,7 +20,7 @@ from backend.common.jobs import ANALYSE_FRAME
 from backend.therapy import analysis
 from workers import config, processing
 from workers.app import app
-from workers.model import batch_size
+from workers.model import batch_size, get_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def analyse_frame(self: Any, frame_id: int) -> dict[str, int] | None:
             logger.info("nothing to do frame_id=%s task_id=%s", frame_id, task_id)
             return None
         claims = batch
-        return processing.process(claims, task_id=task_id)
+        return processing.process(claims, task_id=task_id, pipeline=get_pipeline())
     except TRANSIENT as exc:
         if self.request.retries >= config.TRANSIENT_RETRIES:
             raise

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -194,8 +193,6 @@ def celery_worker(live_server: Any, settings: Any, tmp_path: Path) -> Iterator[s
     """A real `workers.app` Celery worker on the test database and this run's broker."""
     from django.db import connection
 
-    if importlib.util.find_spec("workers.app") is None:
-        pytest.skip("workers.app does not exist yet (issue 5): the live session flow needs it")
     if connection.vendor != "postgresql":
         pytest.skip("the worker shares the test database only on PostgreSQL (set DATABASE_URL)")
     env = {

@@ -61,11 +61,14 @@ class Stream:
 
 
 @pytest.fixture
-def server(services_env: dict[str, str], shared_media: Any, tmp_path: Any) -> Any:
+def server(services_env: dict[str, str], tmp_path: Any, settings: Any) -> Any:
+    # a media folder of its own: the frame uploaded here is never analysed (no worker), and
+    # other tests assert that the shared media folder holds no leftover raw image
+    settings.MEDIA_ROOT = tmp_path / "media"
     port = support.free_port()
     env = {
         **services_env,
-        "MEDIA_ROOT": str(shared_media),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "LIVE_MAX_STREAMS_PER_USER": str(STREAMS_PER_PATIENT),
         "WEB_GRACEFUL_SECONDS": "2",
     }
