@@ -1,4 +1,5 @@
-"""Writes for therapy: sessions, frame uploads, check-ins, readings from the worker."""
+"""Writes for therapy: sessions (and who edits which notes), frame uploads, check-ins. The
+worker's results (readings, frame status, session mood) are written by therapy.analysis."""
 
 from __future__ import annotations
 

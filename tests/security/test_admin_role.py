@@ -1,4 +1,4 @@
-"""Attacks by the admin role on mood data, each written as the attack (issue 13, items 1-6).
+"""Attacks by the admin role on mood data, each written as the attack.
 
 The admin role manages accounts and the catalogue; it must never read readings, check-ins or
 session moods, by any path: the Django admin's forms, API tokens, assignments, the data export,

@@ -1,4 +1,4 @@
-"""Attacks on patient data beyond the admin role (issue 13, items 11-17): tokens in logs,
+"""Attacks on patient data beyond the admin role: tokens in logs,
 unaudited therapist reads, stale consent, overwritten notes, existence leaks, metadata left in
 frames, and ids that overflow the database."""
 

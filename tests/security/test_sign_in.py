@@ -1,4 +1,4 @@
-"""Attacks on sign-in (issue 13, items 7-10): guessing through the admin login, resetting the
+"""Attacks on sign-in: guessing through the admin login, resetting the
 lockout with a case variant, login CSRF, open redirects, and tokens that outlive their use."""
 
 from __future__ import annotations
