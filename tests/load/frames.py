@@ -122,7 +122,7 @@ def main() -> None:
             results.append((status, 1000 * (time.perf_counter() - started), frame_id))
 
     try:
-        web.wait_for_output("Uvicorn running on", timeout=60)
+        support.wait_listening(web, port)
         for w in workers:
             w.wait_for_output("ready.", timeout=120)
         time.sleep(1.0)

@@ -87,7 +87,7 @@ class Stack:
         self.web = support.web(self.env, self.tmp / "web.log", self.port, self.web_workers).start()
         for i in range(self.workers):
             self.start_worker(i)
-        self.web.wait_for_output("Uvicorn running on", timeout=60)
+        support.wait_listening(self.web, self.port)
         for proc in self.worker_procs:
             assert proc is not None
             proc.wait_for_output("ready.", timeout=180)

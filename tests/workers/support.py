@@ -103,6 +103,20 @@ def worker(env: dict[str, str], log: Path, queues: str, name: str, pool: str = "
     return Process(args, env, log)
 
 
+def wait_listening(proc: Process, port: int, timeout: float = 60.0) -> None:
+    """Until the server accepts connections on the port (whatever its log level prints)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.proc is not None and proc.proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:4]} exited:\n{proc.output()[-3000:]}")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port}:\n{proc.output()[-3000:]}")
+
+
 def web(env: dict[str, str], log: Path, port: int, workers: int = 1) -> Process:
     """The production web server (deploy/serve.py: uvicorn + the ASGI app)."""
     args = [sys.executable, str(ROOT / "deploy" / "serve.py"), "--bind", f"127.0.0.1:{port}"]

@@ -98,7 +98,7 @@ def test_uploads_during_a_broker_outage_get_503_and_every_accepted_frame_is_anal
 
     try:
         worker.wait_for_output("ready.")
-        web.wait_for_output("Uvicorn running on")
+        support.wait_listening(web, web_port)
         accepted = []
         for phase in ("before", "during", "after"):
             if phase == "during":
