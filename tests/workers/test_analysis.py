@@ -140,11 +140,11 @@ def test_a_database_hiccup_hands_the_frame_back_and_the_retry_finishes_it(patien
     frame = _frame(make_session(patient))  # no stored image: the retry ends it as failed
     real_process, calls = processing.process, []
 
-    def hiccup_once(claims, *, task_id):
+    def hiccup_once(claims, *, task_id, pipeline):
         calls.append([c.frame_id for c in claims])
         if len(calls) == 1:
             raise OperationalError("server closed the connection unexpectedly")
-        return real_process(claims, task_id=task_id)
+        return real_process(claims, task_id=task_id, pipeline=pipeline)
 
     monkeypatch.setattr(processing, "process", hiccup_once)
     tasks.analyse_frame.apply(args=[frame.pk])  # eager: the retry runs at once
