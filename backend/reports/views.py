@@ -23,7 +23,7 @@ from backend.accounts.models import Role, User
 from backend.accounts.permissions import IsAdminRole, IsTherapist
 from backend.common.errors import ApplicationError
 from backend.common.models import AuditAction, AuditLog
-from backend.reports import exports, services
+from backend.reports import exports, schemas, services
 from backend.reports.caseload import caseload
 from backend.reports.params import int_param, period
 from backend.reports.selectors import patient_trend, session_moods
@@ -65,7 +65,7 @@ def trend_for(request: Request, patient: User, default_bucket: str = "week") -> 
 
 class SessionReportView(APIView):
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses=schemas.SessionReport,
         summary="Session report: timeline, emotion shares, frames, check-ins, tracks",
     )
     def get(self, request: Request, session_id: int) -> Response:
@@ -80,7 +80,7 @@ class SessionReportView(APIView):
 
 class PatientTrendView(APIView):
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses=schemas.PatientTrendReport,
         summary="Patient trend in day/week/month buckets with slope and flags",
     )
     def get(self, request: Request, patient_id: int) -> Response:
@@ -94,7 +94,7 @@ class CaseloadView(APIView):
     permission_classes = [IsTherapist]
 
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses=schemas.CaseloadReport,
         summary="The therapist's caseload with last session, trend and flags",
     )
     def get(self, request: Request) -> Response:
