@@ -166,7 +166,17 @@ class UserViewSet(viewsets.ModelViewSet[User]):
 
     @extend_schema(
         request=ErasureSerializer,
-        responses={200: dict},
+        responses={
+            200: inline_serializer(
+                "ErasureResult",
+                {
+                    "erased": serializers.DictField(
+                        child=serializers.IntegerField(),
+                        help_text="rows deleted per model, files deleted and files_not_removed",
+                    )
+                },
+            )
+        },
         summary="Erase a patient and all their data (irreversible), audited",
     )
     @action(detail=True, methods=["post"])
@@ -237,7 +247,21 @@ class PatientListView(APIView):
 class InvitationView(APIView):
     permission_classes = [IsTherapist]
 
-    @extend_schema(request=InvitationCreateSerializer, responses={201: dict})
+    @extend_schema(
+        request=InvitationCreateSerializer,
+        responses={
+            201: inline_serializer(
+                "InvitationCreated",
+                {
+                    "id": serializers.IntegerField(),
+                    "email": serializers.EmailField(),
+                    "token": serializers.CharField(),
+                    "accept_url": serializers.CharField(help_text="/invite/#<token>"),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         data = InvitationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -298,7 +322,15 @@ class ConsentView(APIView):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(responses=dict)
+    @extend_schema(
+        responses=inline_serializer(
+            "ConsentState",
+            {
+                "current_notice_version": serializers.CharField(),
+                "consent": ConsentSerializer(allow_null=True),
+            },
+        )
+    )
     def get(self, request: Request) -> Response:
         current = request.user.consents.filter(withdrawn_at__isnull=True).first()
         return Response(
