@@ -1,7 +1,9 @@
-"""In the browser, pages for someone else's data are refused (403), not rendered empty."""
+"""In the browser, pages for someone else's data answer 404 (exactly like missing ones), and a
+patient downloads their own data from their account page."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +109,22 @@ def test_a_user_changes_their_time_zone_and_password(
     therapist.refresh_from_db()
     assert therapist.time_zone == "Europe/Lisbon"
     assert therapist.check_password("another-long-password-7")
+
+
+def test_a_patient_downloads_their_own_data_from_the_account_page(
+    new_page: Any, personas: dict[str, Any]
+) -> None:
+    import io
+    import json
+    import zipfile
+
+    past_session(personas["patient"], days_ago=1, valence=0.2, arousal=0.1)
+    page = new_page()
+    login(page, "pat")
+    page.get_by_role("link", name="Your account").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download my data").click()
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    document = json.loads(archive.read("export.json"))
+    assert document["patient"]["username"] == "pat"
+    assert document["data"]["therapy.therapysession"]
