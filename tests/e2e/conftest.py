@@ -29,7 +29,6 @@ FACES = ("happy_1", "happy_3")  # sample faces the shipped detector finds at 200
 
 @pytest.fixture(autouse=True)
 def _e2e_settings(settings: Any, tmp_path: Path) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
 
 

@@ -56,9 +56,7 @@ MATRIX: dict[str, dict[str, int]] = {
 
 
 @pytest.fixture
-def world(db: None, settings: Any) -> dict[str, Any]:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
+def world(db: None) -> dict[str, Any]:
     def user(name: str, role: str) -> Any:
         return services.create_user(username=name, password=PASSWORD, role=role)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from tests.backend.conftest import (  # noqa: F401 (pytest fixtures)
     admin_user,
     client_for,
-    fast_hashing,
     media_root,
     other_patient,
     other_therapist,

@@ -4,7 +4,6 @@ admin) on the real database."""
 from tests.backend.conftest import (  # noqa: F401 -- fixtures
     admin_user,
     client_for,
-    fast_hashing,
     media_root,
     other_patient,
     other_therapist,

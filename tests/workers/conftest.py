@@ -14,7 +14,6 @@ import pytest
 from tests.backend.conftest import (  # noqa: F401  (personas and helpers, re-exported)
     admin_user,
     client_for,
-    fast_hashing,
     other_patient,
     other_therapist,
     patient,
