@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.env import ROOT, environment
+from tests.load.common import percentiles
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -129,17 +130,6 @@ def rss_mib(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total / 2**20
-
-
-def percentiles(values: list[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"p50": None, "p99": None, "max": None, "n": 0}
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-    return {"p50": pick(0.5), "p99": pick(0.99), "max": pick(1.0), "n": len(values)}
 
 
 # --- the load ----------------------------------------------------------------------------

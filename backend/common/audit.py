@@ -40,3 +40,14 @@ def record_read(
     own data is not an event worth keeping)."""
     if actor.role == "therapist":
         record(actor=actor, patients=patients, action=action, path=path, params=params)
+
+
+def record_request_read(request: Any, action: str, patients: Iterable[Any]) -> None:
+    """record_read for an API request: its user, path and query parameters."""
+    record_read(
+        actor=request.user,
+        patients=patients,
+        action=action,
+        path=request.path,
+        params=dict(request.query_params.items()),
+    )

@@ -33,13 +33,7 @@ def _session(request: Request, session_id: int, *, write: bool) -> TherapySessio
     if write and session.patient_id != request.user.pk:
         raise PermissionDenied("only the patient can do this in their session")
     if not write:  # a therapist reading the playlist is a read of the patient's data
-        audit.record_read(
-            actor=request.user,
-            patients=[session.patient],
-            action=AuditAction.PLAYLIST,
-            path=request.path,
-            params=dict(request.query_params.items()),
-        )
+        audit.record_request_read(request, AuditAction.PLAYLIST, [session.patient])
     return session
 
 

@@ -1,4 +1,5 @@
-"""Writes made by reports: storing rollups of settled sessions, and the access audit trail.
+"""Writes made by reports: storing rollups of settled sessions (the audit trail is written by
+backend.common.audit).
 
 No writer-side hook is needed: refresh_rollups runs at the start of each report request and
 stores whatever sessions have settled since the last one (usually none, at the cost of one
@@ -9,13 +10,10 @@ forget_rollups(session_ids=...) and the next report recomputes them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from backend.accounts.models import User
-from backend.common import audit
 from backend.reports.models import MoodRollup, SessionSummary
 from backend.reports.rollups import PENDING_STATUSES, SETTLE_GRACE, quarter_rows, session_figures
 from backend.therapy.models import Frame, TherapySession
@@ -96,15 +94,3 @@ def forget_rollups(*, session_ids: Iterable[int]) -> None:
     ids = list(session_ids)
     MoodRollup.objects.filter(session_id__in=ids).delete()
     SessionSummary.objects.filter(session_id__in=ids).delete()
-
-
-def record_access(
-    *,
-    actor: User,
-    patients: Sequence[User],
-    action: str,
-    path: str,
-    params: dict[str, Any] | None = None,
-) -> None:
-    """Audit a therapist's access to patients' data (patients reading their own are not)."""
-    audit.record_read(actor=actor, patients=patients, action=action, path=path, params=params or {})

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role, User
 from backend.accounts.permissions import IsAdminRole, IsTherapist
+from backend.common import audit as common_audit
 from backend.common.errors import ApplicationError
 from backend.common.models import AuditAction, AuditLog
 from backend.reports import exports, schemas, services
@@ -41,13 +42,7 @@ def visible_patient(request: Request, patient_id: int) -> User:
 
 
 def audit(request: Request, action: str, patients: list[User]) -> None:
-    services.record_access(
-        actor=request.user,
-        patients=patients,
-        action=action,
-        path=request.path,
-        params=dict(request.query_params.items()),
-    )
+    common_audit.record_request_read(request, action, patients)
 
 
 def trend_for(request: Request, patient: User, default_bucket: str = "week") -> dict[str, Any]:

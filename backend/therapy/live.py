@@ -156,6 +156,33 @@ class EventCursor:
         self.last_mood: Any = None
         self.checked_at = time.monotonic()
         self.more_pending = False
+        self.deadline = self.last_sent = self.slot_refreshed = time.monotonic()
+
+    def start(self, seconds: float) -> str:
+        """Open the stream for `seconds`; the first SSE line (the browser's reconnect delay)."""
+        self.deadline = time.monotonic() + seconds
+        self.last_sent = time.monotonic()
+        return f"retry: {int(IDLE_POLL_SECONDS * 1000)}\n\n"
+
+    def pace(self, chunks: list[str], ended: bool) -> tuple[list[str], float | None]:
+        """After a poll: what to send now, and how long to wait for a notice before the next
+        poll (None: the stream is over; 0: poll again at once, more readings are pending). The
+        one place where both the WSGI and the ASGI stream decide keep-alives and the end."""
+        now = time.monotonic()
+        out = list(chunks)
+        if out:
+            self.last_sent = now
+        if ended:
+            return out, None
+        left = self.deadline - now
+        if left <= 0:
+            return [*out, self._end(reconnect=True)], None
+        if self.more_pending:
+            return out, 0.0
+        if now - self.last_sent >= KEEPALIVE_SECONDS:
+            out.append(": keepalive\n\n")
+            self.last_sent = now
+        return out, min(left, KEEPALIVE_SECONDS)
 
     def poll(self, *, recheck_access: bool) -> tuple[list[str], bool]:
         """The events to send now, and whether the stream is over."""
@@ -163,7 +190,9 @@ class EventCursor:
         from backend.therapy.serializers import EmotionReadingSerializer
 
         try:
-            refresh_slot(self.viewer_id, self.slot)
+            if time.monotonic() - self.slot_refreshed >= SLOT_TTL_SECONDS / 4:
+                refresh_slot(self.viewer_id, self.slot)  # not on every poll: bursts poll often
+                self.slot_refreshed = time.monotonic()
             if recheck_access or time.monotonic() - self.checked_at >= REVALIDATE_SECONDS:
                 self.checked_at = time.monotonic()
                 if not self._still_allowed():
@@ -256,29 +285,15 @@ class _SyncWaiter:
 def sync_events(cursor: EventCursor, *, seconds: float) -> Iterator[str]:
     """SSE text: `reading` events (id = reading id) and `mood` events, then `end`."""
     waiter = _SyncWaiter(cursor.channels())
-    deadline = time.monotonic() + seconds
-    last_sent = time.monotonic()
-    recheck = False
-    yield f"retry: {int(IDLE_POLL_SECONDS * 1000)}\n\n"
+    yield cursor.start(seconds)
     try:
+        recheck = False
         while True:
-            chunks, ended = cursor.poll(recheck_access=recheck)
-            if chunks:
-                last_sent = time.monotonic()
-                yield from chunks
-            if ended:
+            out, wait = cursor.pace(*cursor.poll(recheck_access=recheck))
+            yield from out
+            if wait is None:
                 return
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if cursor.more_pending:
-                recheck = False
-                continue
-            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
-                yield ": keepalive\n\n"
-                last_sent = time.monotonic()
-            recheck = waiter.wait(min(left, KEEPALIVE_SECONDS))
-        yield cursor._end(reconnect=True)
+            recheck = waiter.wait(wait) if wait > 0 else False
     finally:
         waiter.close()
         release_slot(cursor.viewer_id, cursor.slot)
@@ -368,34 +383,21 @@ async def async_events(cursor: EventCursor, *, seconds: float) -> AsyncIterator[
     hub, box, channels = _hub(), _Mailbox(), cursor.channels()
     if hub is not None:
         hub.add(channels, box)
-    deadline = time.monotonic() + seconds
-    last_sent = time.monotonic()
-    recheck = False
-    yield f"retry: {int(IDLE_POLL_SECONDS * 1000)}\n\n"
+    yield cursor.start(seconds)
     try:
+        recheck = False
         while True:
-            chunks, ended = await poll(recheck_access=recheck)
-            if chunks:
-                last_sent = time.monotonic()
-                for chunk in chunks:
-                    yield chunk
-            if ended:
+            out, wait = cursor.pace(*(await poll(recheck_access=recheck)))
+            for chunk in out:
+                yield chunk
+            if wait is None:
                 return
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if cursor.more_pending:
-                recheck = False
-                continue
-            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
-                yield ": keepalive\n\n"
-                last_sent = time.monotonic()
-            wait = min(left, KEEPALIVE_SECONDS if hub is not None else IDLE_POLL_SECONDS)
+            if hub is None:  # no notices to wait for: look again soon
+                wait = min(wait, IDLE_POLL_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(box.event.wait(), timeout=wait)
             recheck, box.access = box.access, False
             box.event.clear()
-        yield cursor._end(reconnect=True)
     finally:
         if hub is not None:
             hub.remove(channels, box)

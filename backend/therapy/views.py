@@ -40,17 +40,6 @@ class UploadThrottle(UserRateThrottle):
     scope = "uploads"
 
 
-def _audit(request: Request, action: str, patients: Iterable[User]) -> None:
-    """Every therapist read of patient data leaves one row per patient (see common.audit)."""
-    audit.record_read(
-        actor=request.user,
-        patients=patients,
-        action=action,
-        path=request.path,
-        params=dict(request.query_params.items()),
-    )
-
-
 def _page_patients(rows: Iterable[dict[str, Any]]) -> QuerySet[User]:
     return User.objects.filter(pk__in={row["patient"] for row in rows})
 
@@ -101,12 +90,14 @@ class TherapySessionViewSet(
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().list(request, *args, **kwargs)
-        _audit(request, AuditAction.SESSIONS, _page_patients(response.data["results"]))
+        audit.record_request_read(
+            request, AuditAction.SESSIONS, _page_patients(response.data["results"])
+        )
         return response
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().retrieve(request, *args, **kwargs)
-        _audit(request, AuditAction.SESSIONS, _page_patients([response.data]))
+        audit.record_request_read(request, AuditAction.SESSIONS, _page_patients([response.data]))
         return response
 
     def perform_create(self, serializer: Any) -> None:
@@ -147,7 +138,7 @@ class TherapySessionViewSet(
     def frames(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "GET":
             session = self.get_object()
-            _audit(request, AuditAction.FRAMES, [session.patient])
+            audit.record_request_read(request, AuditAction.FRAMES, [session.patient])
             frames = session.frames.order_by("-captured_at")
             page = self.paginate_queryset(frames)
             return self.get_paginated_response(FrameSerializer(page, many=True).data)
@@ -183,7 +174,7 @@ class TherapySessionViewSet(
     @action(detail=True, methods=["get"], pagination_class=ReadingPagination)
     def readings(self, request: Request, pk: str | None = None) -> Response:
         session = self.get_object()
-        _audit(request, AuditAction.READINGS, [session.patient])
+        audit.record_request_read(request, AuditAction.READINGS, [session.patient])
         readings: QuerySet[EmotionReading] = session.readings.order_by("captured_at", "id")
         if (since := _parse_time(request, "since")) is not None:
             readings = readings.filter(captured_at__gt=since)
@@ -209,7 +200,7 @@ class FrameViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Frame]):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         frame = self.get_object()
-        _audit(request, AuditAction.FRAMES, [frame.session.patient])
+        audit.record_request_read(request, AuditAction.FRAMES, [frame.session.patient])
         return Response(self.get_serializer(frame).data)
 
 
@@ -236,12 +227,14 @@ class MoodCheckInViewSet(
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().list(request, *args, **kwargs)
-        _audit(request, AuditAction.CHECKINS, _page_patients(response.data["results"]))
+        audit.record_request_read(
+            request, AuditAction.CHECKINS, _page_patients(response.data["results"])
+        )
         return response
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().retrieve(request, *args, **kwargs)
-        _audit(request, AuditAction.CHECKINS, _page_patients([response.data]))
+        audit.record_request_read(request, AuditAction.CHECKINS, _page_patients([response.data]))
         return response
 
     def perform_create(self, serializer: Any) -> None:

@@ -131,6 +131,16 @@ def worker_killed_mid_batch(*, patients: int = 2, seconds: float = 10) -> dict[s
     )
 
 
+def _private_broker_stack() -> dict[str, Any]:
+    """One worker on a Redis of the scenario's own (it gets killed or flushed), re-sending lost
+    messages after 10 s instead of 300."""
+    return {
+        "own_redis_port": support.free_port(),
+        "workers": 1,
+        "worker_env": {"FRAME_RESEND_AFTER_SECONDS": "10"},
+    }
+
+
 def redis_restarted(*, patients: int = 2, seconds: float = 12) -> dict[str, Any]:
     """kill -9 the (private) Redis broker mid-load, 3 s down, restart on its append-only file.
     Uploads while it is down are refused with 503 broker_unavailable and leave nothing; a
@@ -146,11 +156,7 @@ def redis_restarted(*, patients: int = 2, seconds: float = 12) -> dict[str, Any]
         "redis_restarted",
         patients=patients,
         seconds=seconds,
-        stack_kwargs={
-            "own_redis_port": support.free_port(),
-            "workers": 1,
-            "worker_env": {"FRAME_RESEND_AFTER_SECONDS": "10"},
-        },
+        stack_kwargs=_private_broker_stack(),
         fault=fault,
         drain=240,
     )
@@ -185,11 +191,7 @@ def broker_lost_every_message(*, patients: int = 2, seconds: float = 12) -> dict
         "broker_lost_every_message",
         patients=patients,
         seconds=seconds,
-        stack_kwargs={
-            "own_redis_port": support.free_port(),
-            "workers": 1,
-            "worker_env": {"FRAME_RESEND_AFTER_SECONDS": "10"},
-        },
+        stack_kwargs=_private_broker_stack(),
         fault=fault,
         drain=240,
     )
