@@ -91,7 +91,7 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), base_dir=BASE_DIR
     )
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
     # Tests on SQLite use a file, not Django's shared in-memory database: the browser tests'
     # live server answers from several threads at once, and one in-memory connection shared
     # between them (and the test) can deadlock; with a file each thread has its own.
