@@ -16,11 +16,13 @@ logger = logging.getLogger(__name__)
 
 ANALYSE_FRAME = "analyse_frame"
 REFRESH_RECOMMENDATIONS = "refresh_recommendations"
+LEARN_FROM_SESSION = "learn_from_session"
 
 # Which queue each task goes to: heavy ML work and light bookkeeping scale separately.
 QUEUE_SETTINGS: dict[str, str] = {
     ANALYSE_FRAME: "CELERY_FRAMES_QUEUE",
     REFRESH_RECOMMENDATIONS: "CELERY_LIGHT_QUEUE",
+    LEARN_FROM_SESSION: "CELERY_LIGHT_QUEUE",
 }
 
 

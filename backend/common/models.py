@@ -24,6 +24,8 @@ class AuditAction(models.TextChoices):
     CHECKINS = "checkins"
     PLAYLIST = "playlist"
     EVENTS_STREAM = "events_stream"  # one row per stream opened, not per event
+    LISTENING = "listening"  # the tracks played in a session and what each did
+    WHAT_WORKS = "what_works"  # the patient's music-response summary
     # data rights
     DATA_EXPORT = "data_export"  # a patient downloaded their own data (accounts.privacy)
     DATA_ERASURE = "data_erasure"  # an admin erased a patient's data
@@ -33,6 +35,7 @@ class AuditAction(models.TextChoices):
     ASSIGNMENT_START = "assignment_start"
     ASSIGNMENT_END = "assignment_end"
     ADMIN_VIEW = "admin_view"  # an admin opened an account's page in the Django admin
+    LEARNING_SWITCH = "learning_switch"  # a therapist switched music learning on or off
 
 
 class AuditLog(models.Model):

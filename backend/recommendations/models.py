@@ -62,6 +62,8 @@ class RecommendationItem(models.Model):
     # Tracks already played or skipped in the session lead a rebuilt playlist, so the list
     # always shows the session's whole sequence; only the rest was chosen by this build.
     already_played = models.BooleanField(default=False)
+    # the learned predicted progress toward the goal (a Thompson draw); null when not learning
+    gain = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -99,3 +101,121 @@ class TrackFeedback(models.Model):
             models.Index(fields=["patient", "kind"]),
             models.Index(fields=["session", "created_at"]),
         ]
+
+
+class PlaybackKind(models.TextChoices):
+    STARTED = "started"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    FINISHED = "finished"
+    SKIPPED = "skipped"
+
+
+class StretchOutcome(models.TextChoices):
+    PLAYING = "playing"  # still open
+    FINISHED = "finished"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # another track started, or the session ended, while it played
+
+
+class Listening(models.Model):
+    """One played stretch of a playlist item: from `started` to `finished` / `skipped`.
+
+    Listening time adds up the positions between started/resumed and paused/finished/skipped
+    (what was heard, not wall time). Once closed, `effect_*` hold what the stretch did to the
+    mood (backend.recommendations.attribution), measured when it closed and again when the
+    session's learning runs (late readings count); null when the faces and check-ins say
+    nothing about it."""
+
+    session = models.ForeignKey(TherapySession, on_delete=models.CASCADE, related_name="listening")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listening"
+    )
+    item = models.ForeignKey(RecommendationItem, on_delete=models.CASCADE, related_name="listening")
+    track = models.ForeignKey(Track, on_delete=models.PROTECT, related_name="+")
+    goal = models.CharField(max_length=16)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=16, choices=StretchOutcome.choices, default=StretchOutcome.PLAYING
+    )
+    start_position_ms = models.PositiveIntegerField()
+    end_position_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The segment now playing started at this position (null while paused).
+    segment_position_ms = models.PositiveIntegerField(null=True, blank=True)
+    segment_started_at = models.DateTimeField(null=True, blank=True)
+    listened_ms = models.PositiveIntegerField(default=0)
+    # What it did (attribution.Effect); progress is along the goal's direction.
+    effect_valence = models.FloatField(null=True, blank=True)
+    effect_arousal = models.FloatField(null=True, blank=True)
+    effect_variance = models.FloatField(null=True, blank=True)
+    effect_progress = models.FloatField(null=True, blank=True)
+    effect_faces = models.PositiveIntegerField(default=0)
+    effect_source = models.CharField(max_length=16, blank=True)
+    effect_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [
+            models.Index(fields=["session", "started_at"]),
+            models.Index(fields=["patient", "outcome"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=models.Q(outcome="playing"),
+                name="one_open_listening_per_session",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"listening {self.pk} to track {self.track_id} ({self.outcome})"
+
+
+class PlaybackEvent(models.Model):
+    """One player event as the patient's page reported it, in arrival order."""
+
+    session = models.ForeignKey(
+        TherapySession, on_delete=models.CASCADE, related_name="playback_events"
+    )
+    item = models.ForeignKey(RecommendationItem, on_delete=models.CASCADE, related_name="+")
+    track = models.ForeignKey(Track, on_delete=models.PROTECT, related_name="+")
+    listening = models.ForeignKey(Listening, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=PlaybackKind.choices)
+    position_ms = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    # the page's id for the event: a retried POST finds the event instead of adding another
+    client_event_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["session", "at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "client_event_id"],
+                condition=~models.Q(client_event_id=""),
+                name="one_playback_event_per_client_id",
+            )
+        ]
+
+
+class ResponseProfile(models.Model):
+    """A patient's music-response model (learning.py): the sufficient statistics of their
+    measured stretches, rebuilt from the stored effects after each session, and the
+    therapist's switch."""
+
+    patient = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="response_profile"
+    )
+    learning_enabled = models.BooleanField(default=True)
+    evidence = models.JSONField(default=dict)  # learning.Evidence.to_json(); {} = none yet
+    sessions = models.PositiveIntegerField(default=0)  # sessions with a measured stretch
+    version = models.CharField(max_length=32, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    learning_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    learning_changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"response profile of {self.patient_id}"

@@ -19,6 +19,11 @@ Step rule. For waypoint w_i every eligible track gets a cost (lower is better):
   - LIKED   if the patient liked it,  - LIKED_ARTIST for a liked artist
   - REGION  if in the last third and its mood region is the goal's region
 
+  - LEARN * gain  the track's predicted progress toward the goal for this patient (a Thompson
+            draw from their response model, learning.py), only when learning is on; then only
+            tracks within MAX_DEPARTURE of the nearest admissible track to w_i may win, so
+            the model reorders tracks near the iso path and never leaves it
+
 and the cheapest is taken. Disliked tracks and tracks already played in this session are never
 eligible; no track repeats. Progress is monotone: each track is no farther from T than the
 one before (tracks are ranked by distance to T; ranks strictly decrease along the playlist,
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -60,6 +65,11 @@ REGION = 0.05
 # artist, so pruning rarely changes a pick, and it keeps a 28k-track catalogue well inside the
 # latency budget.
 CANDIDATE_RADIUS = 0.3
+# Learning (see learning.py): one unit of predicted progress along the goal direction is worth
+# LEARN units of distance from the path point, and a learned pick may sit at most
+# MAX_DEPARTURE farther from the path point than the nearest admissible track.
+LEARN = 2.0
+MAX_DEPARTURE = 0.15
 MAX_CANDIDATES = 3000
 
 
@@ -74,6 +84,7 @@ class Catalogue:
     energy: np.ndarray
     artist: np.ndarray  # (N,) int64 artist codes (equal code = same artist)
     region: np.ndarray  # (N,) int64 index into MOODS
+    features: np.ndarray  # (N, learning.D) scaled audio features for the response model
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -102,6 +113,7 @@ class Pick:
     arousal: float
     cost: float
     reason: str
+    gain: float | None = None  # the learned term's predicted progress (None: learning off)
 
 
 @dataclass
@@ -143,14 +155,21 @@ def build_playlist(
     length: int,
     history: History = History(),
     previous: tuple[float, float] | None = None,  # (tempo, energy) of the track just played
+    gain: np.ndarray | None = None,  # (N,) learned predicted progress per catalogue row
 ) -> Plan:
+    """The playlist; with `gain`, the learned term and the departure cap apply."""
     target = target_for(goal, start)
     eligible = ~(_isin(catalogue.ids, history.disliked) | _isin(catalogue.ids, history.played))
     n = int(min(length, int(eligible.sum())))
     plan = Plan(start=start, target=target, waypoints=waypoints(start, target, n))
     if n == 0:
         return plan
-    catalogue = _candidates(catalogue, eligible, plan.waypoints, n)
+    chosen = _candidates(catalogue, eligible, plan.waypoints, n)
+    catalogue = Catalogue(
+        **{k: getattr(catalogue, k)[chosen] for k in Catalogue.__dataclass_fields__}
+    )
+    if gain is not None:
+        gain = gain[chosen]
     liked = _isin(catalogue.ids, history.liked)
     static = (
         SKIPPED * _isin(catalogue.ids, history.skipped)
@@ -168,8 +187,8 @@ def build_playlist(
     region_bonus = REGION * (catalogue.region == goal_region)
     tempo_known = catalogue.tempo > 0
     for i, point in enumerate(plan.waypoints):
-        cost = np.hypot(catalogue.valence - point[0], catalogue.arousal - point[1])
-        cost += static
+        distance = np.hypot(catalogue.valence - point[0], catalogue.arousal - point[1])
+        cost = distance + static
         if previous is not None:
             dtempo = np.abs(catalogue.tempo - previous[0]) if previous[0] > 0 else 0.0
             smooth = np.where(tempo_known, dtempo, 0.0) / 60.0
@@ -179,10 +198,19 @@ def build_playlist(
             cost -= region_bonus
         if monotone:
             cost[rank < n - 1 - i] = np.inf  # leave enough closer tracks for the later steps
+        if gain is not None:
+            admissible = np.isfinite(cost)
+            if admissible.any():
+                nearest = float(distance[admissible].min())
+                cost -= LEARN * gain
+                cost[distance > nearest + MAX_DEPARTURE] = np.inf
         j = int(np.argmin(cost))
         if not np.isfinite(cost[j]):
             break  # cannot happen while eligible >= n (see the module docstring)
-        plan.picks.append(_pick(catalogue, j, i, n, point, float(cost[j]), previous, history))
+        pick = _pick(catalogue, j, i, n, point, float(cost[j]), previous, history)
+        if gain is not None:
+            pick = replace(pick, gain=float(gain[j]))
+        plan.picks.append(pick)
         static[j] = np.inf
         static[catalogue.artist == catalogue.artist[j]] += ARTIST  # artist diversity
         if monotone:
@@ -191,8 +219,9 @@ def build_playlist(
     return plan
 
 
-def _candidates(catalogue: Catalogue, eligible: np.ndarray, path: np.ndarray, n: int) -> Catalogue:
-    """The eligible tracks worth scoring: near the path, and the 3n + 10 nearest to each end."""
+def _candidates(catalogue: Catalogue, eligible: np.ndarray, path: np.ndarray, n: int) -> np.ndarray:
+    """Rows of the eligible tracks worth scoring: near the path, and the 3n + 10 nearest to
+    each end."""
     v, a = catalogue.valence, catalogue.arousal
     first, last = path[0], path[-1]
     dv, da = last[0] - first[0], last[1] - first[1]
@@ -213,8 +242,7 @@ def _candidates(catalogue: Catalogue, eligible: np.ndarray, path: np.ndarray, n:
         distance[~eligible] = np.inf
         keep[np.argpartition(distance, k - 1)[:k] if k < len(distance) else eligible] = True
     keep &= eligible
-    chosen = np.flatnonzero(keep)
-    return Catalogue(**{k: getattr(catalogue, k)[chosen] for k in Catalogue.__dataclass_fields__})
+    return np.flatnonzero(keep)
 
 
 def _pick(

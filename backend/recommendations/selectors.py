@@ -15,15 +15,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.catalogue.models import Track
 from backend.catalogue.mood_model import MOODS
+from backend.recommendations import learning
 from backend.recommendations.models import (
     FeedbackKind,
+    Listening,
     Recommendation,
+    ResponseProfile,
     TrackFeedback,
 )
 from backend.recommendations.scoring import Catalogue, History
@@ -34,6 +37,7 @@ RECENT_WINDOW = timedelta(days=30)
 READINGS_FALLBACK = 10  # primary readings averaged when the session has no smoothed mood yet
 _lock = threading.Lock()
 _cache: dict[str, Any] = {"version": None, "catalogue": None}
+_population: dict[str, Any] = {"version": None, "evidence": None}
 
 
 def catalogue_version() -> tuple[int | None, datetime | None]:
@@ -49,7 +53,24 @@ CATALOGUE_COLUMNS = (
     "energy",
     "artist",
     "mood_region",
+    "valence",
+    "acousticness",
+    "danceability",
+    "instrumentalness",
+    "mode",
+    "genre",
 )
+# The Track columns learning.feature_matrix reads (by its names).
+FEATURE_COLUMNS = {
+    "valence": "valence",
+    "energy": "energy",
+    "tempo": "tempo",
+    "acousticness": "acousticness",
+    "danceability": "danceability",
+    "instrumentalness": "instrumentalness",
+    "mode": "mode",
+    "genre": "genre",
+}
 
 
 def _load() -> Catalogue:
@@ -60,7 +81,8 @@ def _load() -> Catalogue:
         name = row[5].strip().lower()
         # An unknown artist is its own artist, never "the same" as another unknown one.
         codes.append(artists.setdefault(name, len(artists)) if name else -1 - i)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 7
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(CATALOGUE_COLUMNS)
+    by_name = dict(zip(CATALOGUE_COLUMNS, columns, strict=True))
     return Catalogue(
         ids=np.array(columns[0], dtype=np.int64),
         valence=np.array(columns[1], dtype=np.float64),
@@ -69,7 +91,20 @@ def _load() -> Catalogue:
         energy=np.array(columns[4], dtype=np.float64),
         artist=np.array(codes, dtype=np.int64),
         region=np.array([MOODS.index(r) for r in columns[6]], dtype=np.int64),
+        features=learning.feature_matrix({k: by_name[c] for k, c in FEATURE_COLUMNS.items()}),
     )
+
+
+def track_features(track_ids: list[int]) -> dict[int, np.ndarray]:
+    """track id -> its learning.feature_matrix row (active or not)."""
+    rows = list(
+        Track.objects.filter(pk__in=set(track_ids)).values_list("pk", *FEATURE_COLUMNS.values())
+    )
+    if not rows:
+        return {}
+    columns = list(zip(*rows, strict=True))
+    x = learning.feature_matrix(dict(zip(FEATURE_COLUMNS, columns[1:], strict=True)))
+    return {int(pk): x[i] for i, pk in enumerate(columns[0])}
 
 
 def active_catalogue() -> Catalogue:
@@ -213,3 +248,128 @@ def latest_feedback(session_id: int) -> dict[int, str]:
     """track id -> the latest feedback kind in the session."""
     rows = TrackFeedback.objects.filter(session_id=session_id).order_by("created_at", "id")
     return dict(rows.values_list("track_id", "kind"))
+
+
+# --- learning: the patients' response models ---------------------------------------------
+
+
+def population_evidence() -> learning.Evidence:
+    """Every patient's evidence pooled (the population prior's data), cached per process until
+    a profile changes. Summed afresh, so an erased patient leaves it at the next change."""
+    version = tuple(
+        ResponseProfile.objects.aggregate(n=Count("id"), latest=Max("updated_at")).values()
+    )
+    with _lock:
+        if _population["version"] != version or _population["evidence"] is None:
+            pooled = learning.Evidence.empty()
+            for evidence in ResponseProfile.objects.exclude(evidence={}).values_list(
+                "evidence", flat=True
+            ):
+                pooled = pooled + learning.Evidence.from_json(evidence)
+            _population["evidence"], _population["version"] = pooled, version
+        result: learning.Evidence = _population["evidence"]
+        return result
+
+
+@dataclass(frozen=True)
+class LearningState:
+    enabled: bool
+    posterior: learning.Posterior
+    sessions: int
+
+
+def learning_state(patient_id: int) -> LearningState:
+    """The patient's switch and posterior (their evidence over the population prior)."""
+    profile = ResponseProfile.objects.filter(patient_id=patient_id).first()
+    own = learning.Evidence.from_json(profile.evidence if profile else None)
+    return LearningState(
+        enabled=profile.learning_enabled if profile else True,
+        posterior=learning.posterior_for(own, population_evidence()),
+        sessions=profile.sessions if profile else 0,
+    )
+
+
+def session_listening(session_id: int) -> QuerySet[Listening]:
+    return Listening.objects.filter(session_id=session_id).select_related("track")
+
+
+WHAT_WORKS_NOTICE = (
+    "These are observations from this patient's own sessions (how their detected and "
+    "self-reported mood changed while tracks played), not a diagnosis or a prescription. "
+    "Faces are read approximately; small numbers of sessions give wide intervals."
+)
+TOP_FEATURES = 5
+TOP_TRACKS = 5
+
+
+def what_works(patient_id: int) -> dict[str, Any]:
+    """The audio features and tracks with the strongest measured responses, per goal.
+
+    Features: the patient's response model (their evidence over the population prior) read
+    along each goal's direction, with 90% intervals; `clear` when the interval excludes 0.
+    Tracks: the measured progress toward the session's goal of each track played in a session
+    with that goal (inverse-variance mean over its plays), with a 90% interval."""
+    state = learning_state(patient_id)
+    rows = list(
+        Listening.objects.filter(patient_id=patient_id, effect_progress__isnull=False)
+        .select_related("track")
+        .values_list(
+            "goal",
+            "track_id",
+            "track__title",
+            "track__artist",
+            "session_id",
+            "effect_progress",
+            "effect_variance",
+        )
+    )
+    per_track: dict[tuple[str, int], dict[str, Any]] = {}
+    for goal, track_id, title, artist, session_id, progress, variance in rows:
+        entry = per_track.setdefault(
+            (goal, track_id),
+            {
+                "track": {"id": track_id, "title": title, "artist": artist},
+                "w": 0.0,
+                "wy": 0.0,
+                "plays": 0,
+                "sessions": set(),
+            },
+        )
+        weight = 1.0 / (learning.TRACK_NOISE_VAR + variance)
+        entry["w"] += weight
+        entry["wy"] += weight * progress
+        entry["plays"] += 1
+        entry["sessions"].add(session_id)
+    summary = learning.summary(state.posterior)
+    goals: dict[str, Any] = {}
+    for goal in learning.GOAL_POINTS:
+        tracks = []
+        for (g, _), entry in per_track.items():
+            if g != goal:
+                continue
+            mean, sd = entry["wy"] / entry["w"], entry["w"] ** -0.5
+            lo, hi = learning.interval(mean, sd)
+            tracks.append(
+                {
+                    "track": entry["track"],
+                    "progress": round(mean, 4),
+                    "interval90": [round(lo, 4), round(hi, 4)],
+                    "plays": entry["plays"],
+                    "sessions": len(entry["sessions"]),
+                }
+            )
+        tracks.sort(key=lambda t: -t["progress"])
+        goals[goal] = {
+            "features": summary[goal][:TOP_FEATURES] if state.posterior.count else [],
+            "tracks": tracks[:TOP_TRACKS],
+            "measured_plays": sum(t["plays"] for t in tracks),
+        }
+    return {
+        "patient": patient_id,
+        "learning_enabled": state.enabled,
+        "sessions": state.sessions,
+        "measured_stretches": state.posterior.count,
+        "model": learning.VERSION,
+        "notice": WHAT_WORKS_NOTICE,
+        "goals": goals,
+    }

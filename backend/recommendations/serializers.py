@@ -5,6 +5,9 @@ from rest_framework import serializers
 from backend.catalogue.models import Track
 from backend.recommendations.models import (
     FeedbackKind,
+    Listening,
+    PlaybackEvent,
+    PlaybackKind,
     Recommendation,
     RecommendationItem,
     TrackFeedback,
@@ -13,6 +16,14 @@ from backend.recommendations.services import MAX_LENGTH
 
 
 class TrackBriefSerializer(serializers.ModelSerializer[Track]):
+    """audio_url: the track's local audio (played in an <audio> element) or null; tracks
+    without one play in Spotify's embed player from external_id."""
+
+    audio_url = serializers.SerializerMethodField()
+
+    def get_audio_url(self, track: Track) -> str | None:
+        return f"/api/tracks/{track.pk}/audio" if track.audio_file else None
+
     class Meta:
         model = Track
         fields = [
@@ -28,6 +39,7 @@ class TrackBriefSerializer(serializers.ModelSerializer[Track]):
             "energy",
             "valence",
             "mood_region",
+            "audio_url",
         ]
         read_only_fields = fields
 
@@ -52,6 +64,7 @@ class PlaylistTrackSerializer(serializers.ModelSerializer[RecommendationItem]):
             "cost",
             "reason",
             "already_played",
+            "gain",
             "feedback",
         ]
         read_only_fields = fields
@@ -106,3 +119,54 @@ class TrackFeedbackSerializer(serializers.ModelSerializer[TrackFeedback]):
         model = TrackFeedback
         fields = ["id", "session", "track", "kind", "created_at", "valence", "arousal", "word"]
         read_only_fields = ["id", "session", "created_at"]
+
+
+class PlaybackRequestSerializer(serializers.Serializer[None]):
+    item = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    kind = serializers.ChoiceField(choices=PlaybackKind.choices)
+    position_ms = serializers.IntegerField(min_value=0, max_value=4_000_000)
+    client_event_id = serializers.CharField(max_length=64, required=False, default="")
+
+
+class PlaybackEventSerializer(serializers.ModelSerializer[PlaybackEvent]):
+    class Meta:
+        model = PlaybackEvent
+        fields = ["id", "item", "track", "listening", "kind", "position_ms", "at"]
+        read_only_fields = fields
+
+
+class ListeningSerializer(serializers.ModelSerializer[Listening]):
+    """One played stretch and what it did: effect_* (change in the smoothed mood over it, and
+    along the goal's direction) are null when the faces and check-ins say nothing about it."""
+
+    track = serializers.SerializerMethodField()
+
+    def get_track(self, listening: Listening) -> dict[str, object]:
+        track = listening.track
+        return {"id": track.pk, "title": track.title, "artist": track.artist}
+
+    class Meta:
+        model = Listening
+        fields = [
+            "id",
+            "item",
+            "track",
+            "goal",
+            "started_at",
+            "ended_at",
+            "outcome",
+            "start_position_ms",
+            "end_position_ms",
+            "listened_ms",
+            "effect_valence",
+            "effect_arousal",
+            "effect_variance",
+            "effect_progress",
+            "effect_faces",
+            "effect_source",
+        ]
+        read_only_fields = fields
+
+
+class LearningSwitchSerializer(serializers.Serializer[None]):
+    enabled = serializers.BooleanField()

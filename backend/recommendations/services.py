@@ -10,28 +10,40 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+import numpy as np
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import status
 
 from backend.accounts.models import User
 from backend.catalogue.models import Track
+from backend.common import audit
 from backend.common.errors import ApplicationError
-from backend.recommendations import scoring, selectors
+from backend.common.models import AuditAction
+from backend.recommendations import attribution, learning, scoring, selectors
 from backend.recommendations.models import (
     FeedbackKind,
+    Listening,
+    PlaybackEvent,
+    PlaybackKind,
     Recommendation,
     RecommendationItem,
+    ResponseProfile,
+    StretchOutcome,
     TrackFeedback,
 )
-from backend.therapy.models import TherapySession
+from backend.therapy.models import EmotionReading, MoodCheckIn, TherapySession
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LENGTH = 20
 MAX_LENGTH = 50
 REFRESH_DISTANCE = 0.15
-ALGORITHM = "iso-path-v1"
+ALGORITHM = "iso-path-v2"  # v2: the learned term (learning.py) with its departure cap
 
 
 def _clip(x: float) -> float:
@@ -40,7 +52,11 @@ def _clip(x: float) -> float:
 
 @transaction.atomic
 def build_playlist(
-    *, session: TherapySession, length: int | None = None, trigger: str = "requested"
+    *,
+    session: TherapySession,
+    length: int | None = None,
+    trigger: str = "requested",
+    rng: np.random.Generator | None = None,
 ) -> Recommendation:
     """Store a new playlist for the rest of the session, from the current mood to the goal.
 
@@ -65,13 +81,16 @@ def build_playlist(
     mood = selectors.current_mood(session, track_checkin=state.track_checkin)
     catalogue = selectors.active_catalogue()
     last_played = _tempo_energy(catalogue, state.last_played)
+    start = (_clip(mood.valence), _clip(mood.arousal))
+    learned = _learned(session, start, catalogue, rng or np.random.default_rng())
     plan = scoring.build_playlist(
         catalogue,
-        start=(_clip(mood.valence), _clip(mood.arousal)),
+        start=start,
         goal=session.goal,
         length=remaining,
         history=history,
         previous=last_played,
+        gain=learned.gain if learned else None,
     )
     recommendation = Recommendation.objects.create(
         session=session,
@@ -95,6 +114,7 @@ def build_playlist(
             "previous_track": state.last_played,
             "requested": remaining,
             "waypoints": [[round(float(v), 4), round(float(a), 4)] for v, a in plan.waypoints],
+            "learning": learned.inputs if learned else _learning_off(session),
         },
     )
     played = _played_items(recommendation, state.played_order)
@@ -110,7 +130,8 @@ def build_playlist(
                 track_valence=p.valence,
                 track_arousal=p.arousal,
                 cost=p.cost,
-                reason=p.reason,
+                reason=_with_learned_reason(p, learned, catalogue, session.goal),
+                gain=p.gain,
             )
             for p in plan.picks
         ]
@@ -123,6 +144,74 @@ def build_playlist(
         trigger,
     )
     return recommendation
+
+
+@dataclass(frozen=True)
+class _Learned:
+    gain: np.ndarray  # (N,) predicted progress per catalogue row under the Thompson draw
+    posterior: learning.Posterior
+    direction: np.ndarray
+    sessions: int
+    inputs: dict[str, Any]
+
+
+def _learning_off(session: TherapySession) -> dict[str, Any]:
+    return {
+        "enabled": False,
+        "why": "off for this patient"
+        if session.goal in (learning.GOAL_POINTS)
+        else f"no direction to learn for goal {session.goal!r}",
+    }
+
+
+def _learned(
+    session: TherapySession,
+    start: tuple[float, float],
+    catalogue: scoring.Catalogue,
+    rng: np.random.Generator,
+) -> _Learned | None:
+    """The learned term for this build: one Thompson draw of the patient's response model,
+    projected on the direction from the current mood to the goal; None when the patient's
+    learning is off or the goal has no direction (maintain, or already there)."""
+    direction = learning.goal_direction(session.goal, start)
+    if direction is None:
+        return None
+    state = selectors.learning_state(session.patient_id)
+    if not state.enabled:
+        return None
+    draw = state.posterior.sample(rng)
+    return _Learned(
+        gain=learning.gains(catalogue.features, draw, direction),
+        posterior=state.posterior,
+        direction=direction,
+        sessions=state.sessions,
+        inputs={
+            "enabled": True,
+            "model": learning.VERSION,
+            "exploration": "thompson",
+            "own_stretches": state.posterior.count,
+            "sessions": state.sessions,
+            "direction": [round(float(d), 4) for d in direction],
+            "max_departure": scoring.MAX_DEPARTURE,
+        },
+    )
+
+
+def _with_learned_reason(
+    pick: scoring.Pick,
+    learned: _Learned | None,
+    catalogue: scoring.Catalogue,
+    goal: str,
+) -> str:
+    if learned is None:
+        return pick.reason
+    row = catalogue.row_of(pick.track_id)
+    said = None
+    if row is not None:
+        said = learning.reason(
+            catalogue.features[row], learned.posterior, learned.direction, goal, learned.sessions
+        )
+    return f"{pick.reason} {said}" if said else pick.reason
 
 
 def _played_items(
@@ -224,3 +313,267 @@ def record_feedback(
         elif valence is not None:
             refreshed = build_playlist(session=session, trigger="check-in after a track")
     return feedback, refreshed
+
+
+# --- playback: what was heard, and what it did ---------------------------------------------
+
+POSITION_SLACK_MS = 5_000  # a player may report a little past the track's stated duration
+CLOCK_SLACK_MS = 2_000  # listening time per segment is capped by wall time plus this
+
+
+def _bad_order(message: str) -> ApplicationError:
+    return ApplicationError(message, code="not_playing", status_code=status.HTTP_409_CONFLICT)
+
+
+@transaction.atomic
+def record_playback(
+    *,
+    session: TherapySession,
+    patient: User,
+    item_id: int,
+    kind: str,
+    position_ms: int,
+    client_event_id: str = "",
+) -> tuple[PlaybackEvent, bool]:
+    """Store one player event and update the listening it belongs to; (event, created).
+
+    started: opens a listening of the item (one that was still open is closed as
+    interrupted). paused / resumed: pause and resume it. finished / skipped: close it and
+    measure what it did. A retried event (same client_event_id) returns the stored one."""
+    if session.patient_id != patient.pk:
+        raise ApplicationError(
+            "only the patient can do this in their session",
+            code="forbidden",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    # one event at a time per session: the open listening is read and written consistently
+    session = TherapySession.objects.select_for_update().get(pk=session.pk)
+    if client_event_id:
+        stored = PlaybackEvent.objects.filter(
+            session=session, client_event_id=client_event_id
+        ).first()
+        if stored is not None:
+            return stored, False
+    if session.ended_at is not None:
+        raise ApplicationError(
+            "this session has ended", code="session_ended", status_code=status.HTTP_409_CONFLICT
+        )
+    item = (
+        RecommendationItem.objects.select_related("track")
+        .filter(pk=item_id, recommendation__session=session)
+        .first()
+    )
+    if item is None:
+        raise ApplicationError("no such playlist item in this session", code="unknown_item")
+    if position_ms > item.track.duration_ms + POSITION_SLACK_MS:
+        raise ApplicationError(
+            f"position {position_ms} ms is past the end of the track ({item.track.duration_ms} ms)"
+        )
+    now = timezone.now()
+    open_ = Listening.objects.filter(session=session, outcome=StretchOutcome.PLAYING).first()
+    if kind == PlaybackKind.STARTED:
+        if open_ is not None:
+            _close(open_, StretchOutcome.INTERRUPTED, None, now)
+        listening = Listening.objects.create(
+            session=session,
+            patient_id=session.patient_id,
+            item=item,
+            track=item.track,
+            goal=session.goal,
+            started_at=now,
+            start_position_ms=position_ms,
+            segment_position_ms=position_ms,
+            segment_started_at=now,
+        )
+        if not TrackFeedback.objects.filter(
+            session=session, track=item.track, kind__in=(FeedbackKind.PLAYED, FeedbackKind.SKIPPED)
+        ).exists():
+            TrackFeedback.objects.create(
+                session=session, patient=patient, track=item.track, kind=FeedbackKind.PLAYED
+            )
+    else:
+        if open_ is None or open_.item_id != item.pk:
+            raise _bad_order(f"{kind}: this item is not playing (send 'started' first)")
+        listening = open_
+        if kind == PlaybackKind.PAUSED:
+            _end_segment(listening, position_ms, now)
+        elif kind == PlaybackKind.RESUMED:
+            if listening.segment_position_ms is None:
+                listening.segment_position_ms, listening.segment_started_at = position_ms, now
+        else:
+            _close(listening, kind, position_ms, now)
+            if kind == PlaybackKind.SKIPPED:
+                TrackFeedback.objects.create(
+                    session=session, patient=patient, track=item.track, kind=FeedbackKind.SKIPPED
+                )
+        listening.save()
+    event = PlaybackEvent.objects.create(
+        session=session,
+        item=item,
+        track=item.track,
+        listening=listening,
+        kind=kind,
+        position_ms=position_ms,
+        at=now,
+        client_event_id=client_event_id,
+    )
+    return event, True
+
+
+def _end_segment(listening: Listening, position_ms: int | None, now: datetime) -> None:
+    """Add the segment now playing to the listening time (position-based, capped by the wall
+    clock); position None = not reported (interrupted): the wall clock alone."""
+    if listening.segment_position_ms is None or listening.segment_started_at is None:
+        return
+    wall = (now - listening.segment_started_at).total_seconds() * 1000
+    heard = wall if position_ms is None else position_ms - listening.segment_position_ms
+    heard = max(0.0, min(heard, wall + CLOCK_SLACK_MS))
+    listening.listened_ms += int(heard)
+    listening.end_position_ms = (
+        position_ms
+        if position_ms is not None
+        else min(listening.segment_position_ms + int(heard), listening.track.duration_ms)
+    )
+    listening.segment_position_ms = listening.segment_started_at = None
+
+
+def _close(listening: Listening, outcome: str, position_ms: int | None, now: datetime) -> None:
+    _end_segment(listening, position_ms, now)
+    if position_ms is not None:
+        listening.end_position_ms = position_ms
+    listening.outcome = outcome
+    listening.ended_at = now
+    measure(listening)
+    listening.save()
+
+
+def measure(listening: Listening) -> None:
+    """Set the listening's effect fields from the session's readings and check-ins (saved by
+    the caller). Runs when it closes and again when the session's learning runs."""
+    start, end = listening.started_at, listening.ended_at or timezone.now()
+    readings = list(
+        EmotionReading.objects.filter(
+            session_id=listening.session_id,
+            is_primary=True,
+            captured_at__gte=start - timedelta(seconds=attribution.BEFORE),
+            captured_at__lte=end,
+        ).values_list("captured_at", "valence", "arousal")
+    )
+    times = np.array([(at - start).total_seconds() for at, _, _ in readings])
+    before, after = _self_reports(listening, start, end)
+    effect = attribution.stretch_effect(
+        times,
+        np.array([r[1] for r in readings]),
+        np.array([r[2] for r in readings]),
+        start=0.0,
+        end=(end - start).total_seconds(),
+        direction_of=lambda mood: learning.goal_direction(listening.goal, mood),
+        checkin_before=before,
+        checkin_after=after,
+    )
+    listening.effect_at = timezone.now()
+    if effect is None:
+        listening.effect_valence = listening.effect_arousal = listening.effect_variance = None
+        listening.effect_progress, listening.effect_faces, listening.effect_source = None, 0, ""
+        return
+    listening.effect_valence, listening.effect_arousal = effect.d_valence, effect.d_arousal
+    listening.effect_variance, listening.effect_progress = effect.variance, effect.progress
+    listening.effect_faces, listening.effect_source = effect.faces, effect.source
+
+
+def _self_reports(
+    listening: Listening, start: datetime, end: datetime
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """(the patient's last self-report before the track, their check-in right after it)."""
+    reports = [
+        (at, (v, a))
+        for at, v, a in MoodCheckIn.objects.filter(
+            session_id=listening.session_id, created_at__lt=start
+        ).values_list("created_at", "valence", "arousal")
+    ]
+    rated = TrackFeedback.objects.filter(
+        session_id=listening.session_id, valence__isnull=False, arousal__isnull=False
+    )
+    reports += [
+        (at, (v, a))
+        for at, v, a in rated.filter(created_at__lt=start).values_list(
+            "created_at", "valence", "arousal"
+        )
+    ]
+    before = max(reports, key=lambda r: r[0])[1] if reports else None
+    after_row = (
+        rated.filter(track_id=listening.track_id, created_at__gte=start)
+        .order_by("created_at")
+        .values_list("valence", "arousal")
+        .first()
+    )
+    return before, (after_row[0], after_row[1]) if after_row else None
+
+
+def learn_from_session(*, session_id: int) -> ResponseProfile | None:
+    """After a session: close a listening left open, measure every listening of the session
+    again (readings analysed late count), then rebuild the patient's evidence from all their
+    measured listenings. Idempotent: it recomputes, so running it twice or after a lost run
+    gives the same profile."""
+    session = TherapySession.objects.filter(pk=session_id).first()
+    if session is None:
+        return None
+    with transaction.atomic():
+        for listening in Listening.objects.select_for_update().filter(session=session):
+            if listening.outcome == StretchOutcome.PLAYING:
+                _close(
+                    listening, StretchOutcome.INTERRUPTED, None, session.ended_at or timezone.now()
+                )
+            else:
+                measure(listening)
+                listening.save()
+        return rebuild_profile(patient_id=session.patient_id)
+
+
+def rebuild_profile(*, patient_id: int) -> ResponseProfile:
+    measured = list(
+        Listening.objects.filter(patient_id=patient_id, effect_valence__isnull=False).values_list(
+            "track_id", "session_id", "effect_valence", "effect_arousal", "effect_variance"
+        )
+    )
+    features = selectors.track_features([row[0] for row in measured])
+    evidence = learning.Evidence.empty()
+    if measured:
+        evidence = learning.Evidence.of(
+            np.array([features[row[0]] for row in measured]),
+            np.array([[row[2], row[3]] for row in measured]),
+            np.array([row[4] for row in measured]),
+        )
+    profile, _ = ResponseProfile.objects.update_or_create(
+        patient_id=patient_id,
+        defaults={
+            "evidence": evidence.to_json(),
+            "sessions": len({row[1] for row in measured}),
+            "version": learning.VERSION,
+            "updated_at": timezone.now(),
+        },
+    )
+    return profile
+
+
+@transaction.atomic
+def set_learning(*, actor: User, patient: User, enabled: bool) -> ResponseProfile:
+    """A current therapist switches learning on or off for their patient (audited)."""
+    if not actor.is_current_therapist_of(patient.pk):
+        raise ApplicationError(
+            "only the patient's current therapist can switch learning",
+            code="forbidden",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    profile, _ = ResponseProfile.objects.get_or_create(patient=patient)
+    profile.learning_enabled = enabled
+    profile.learning_changed_by = actor
+    profile.learning_changed_at = timezone.now()
+    profile.save(update_fields=["learning_enabled", "learning_changed_by", "learning_changed_at"])
+    audit.record(
+        actor=actor,
+        patients=[patient],
+        action=AuditAction.LEARNING_SWITCH,
+        params={"enabled": enabled},
+    )
+    return profile

@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.recommendations import scoring
+from backend.recommendations import learning, scoring
 from backend.recommendations.scoring import Catalogue, History, build_playlist, waypoints
 
 GOALS = ("calm", "uplift", "energise", "maintain")
@@ -30,6 +30,7 @@ def random_catalogue(seed: int, size: int, artists: int) -> Catalogue:
         energy=rng.uniform(0, 1, size),
         artist=rng.integers(0, artists, size),
         region=rng.integers(0, 4, size),
+        features=rng.uniform(-1, 1, (size, learning.D)),
     )
 
 
@@ -120,6 +121,7 @@ def test_an_artist_repeats_only_when_nothing_else_is_admissible() -> None:
         energy=np.array([0.5, 0.5, 0.5]),
         artist=np.array([1, 1, 2]),
         region=np.array([0, 0, 0]),
+        features=np.zeros((3, learning.D)),
     )
     plan = build_playlist(catalogue, start=(0.0, 0.0), goal="maintain", length=2)
     assert [p.track_id for p in plan.picks] == [1, 3]  # farther, but a different artist
@@ -148,6 +150,7 @@ def test_liked_tracks_are_favoured_over_equally_placed_ones() -> None:
         energy=np.array([0.5, 0.5, 0.5]),
         artist=np.array([1, 2, 3]),
         region=np.array([0, 0, 0]),
+        features=np.zeros((3, learning.D)),
     )
     history = History(liked=frozenset({2}))
     plan = build_playlist(catalogue, start=(0.1, 0.1), goal="maintain", length=1, history=history)
