@@ -218,6 +218,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # several "kind" fields with different choices: each enum gets its own name
+    "ENUM_NAME_OVERRIDES": {
+        "PlaybackKindEnum": "backend.recommendations.models.PlaybackKind",
+        "FeedbackKindEnum": "backend.recommendations.models.FeedbackKind",
+    },
 }
 
 LOGGING = {

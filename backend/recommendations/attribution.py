@@ -1,12 +1,14 @@
 """What one played stretch of a track did to the patient's mood. Pure numpy, no Django.
 
-Faces. The mood at the stretch's start is the mean of the primary readings from BEFORE
-seconds before it started to LEAD seconds into it (the track's first seconds have not acted
-yet); the mood at its end is the mean over its last END seconds (at most its second half).
-The change is end - start, with variance var_end / n_end + var_start / n_start (each
-window's sample variance, floored at MIN_VARIANCE so three identical faces do not claim
-certainty). A window needs MIN_FACES faces, and the stretch MIN_SECONDS of listening;
-otherwise the faces say nothing about it.
+Faces. The change is read as unfolding over the stretch: the primary readings from BEFORE
+seconds before it started to its end are fitted (least squares, valence and arousal apart)
+with mood(t) = m0 + change * u(t), u = the share of the stretch played by t (0 before the
+start, 1 at the end). m0 is the mood the change is measured from; the variance of the change
+is the residual variance (floored at MIN_VARIANCE, so a few identical faces do not claim
+certainty) over sum (u - mean u)^2. Both ends must be seen: MIN_FACES readings from BEFORE
+seconds ahead of the start to LEAD seconds into it, and MIN_FACES in its last END seconds
+(at most its second half); the stretch needs MIN_SECONDS of listening. Otherwise the faces
+say nothing about it.
 
 Check-ins. When the patient rated their mood right after the track, the change from their
 previous self-report (the session's "before" check-in or the check-in after an earlier track)
@@ -44,28 +46,35 @@ class Effect:
     progress_variance: float | None = None
 
 
-def _window(t: np.ndarray, y: np.ndarray, low: float, high: float) -> tuple[np.ndarray, int]:
-    inside = (t >= low) & (t <= high)
-    return y[inside], int(inside.sum())
+def _count(t: np.ndarray, low: float, high: float) -> int:
+    return int(((t >= low) & (t <= high)).sum())
 
 
 def face_change(
     t: np.ndarray, valence: np.ndarray, arousal: np.ndarray, start: float, end: float
 ) -> tuple[np.ndarray, np.ndarray, float, int] | None:
-    """(start mood, change, variance, faces) from readings at times t (seconds), or None."""
+    """(start mood, change, variance of each component, faces) from readings at times t
+    (seconds), or None when the faces say nothing about the stretch."""
     if end - start < MIN_SECONDS:
         return None
     t = np.asarray(t, dtype=np.float64)
-    y = np.stack([np.asarray(valence, np.float64), np.asarray(arousal, np.float64)], axis=1)
     half = (end - start) / 2.0
-    before, n0 = _window(t, y, start - BEFORE, start + min(LEAD, half))
-    after, n1 = _window(t, y, max(end - END, start + half), end)
-    if n0 < MIN_FACES or n1 < MIN_FACES:
+    if _count(t, start - BEFORE, start + min(LEAD, half)) < MIN_FACES:
         return None
-    v0 = np.maximum(before.var(axis=0, ddof=1), MIN_VARIANCE) / n0
-    v1 = np.maximum(after.var(axis=0, ddof=1), MIN_VARIANCE) / n1
-    m0 = before.mean(axis=0)
-    return m0, after.mean(axis=0) - m0, float(np.mean(v0 + v1)), n0 + n1
+    if _count(t, max(end - END, start + half), end) < MIN_FACES:
+        return None
+    inside = (t >= start - BEFORE) & (t <= end)
+    u = np.clip((t[inside] - start) / (end - start), 0.0, 1.0)
+    y = np.stack([np.asarray(valence, np.float64), np.asarray(arousal, np.float64)], axis=1)
+    y = y[inside]
+    centred = u - u.mean()
+    spread = float(centred @ centred)
+    change = centred @ (y - y.mean(axis=0)) / spread
+    base = y.mean(axis=0) - change * u.mean()
+    residual = y - base - np.outer(u, change)
+    dof = max(len(u) - 2, 1)
+    variance = np.maximum((residual**2).sum(axis=0) / dof, MIN_VARIANCE) / spread
+    return base, change, float(variance.mean()), len(u)
 
 
 def stretch_effect(

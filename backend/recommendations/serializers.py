@@ -135,15 +135,18 @@ class PlaybackEventSerializer(serializers.ModelSerializer[PlaybackEvent]):
         read_only_fields = fields
 
 
+class TrackNameSerializer(serializers.ModelSerializer[Track]):
+    class Meta:
+        model = Track
+        fields = ["id", "title", "artist"]
+        read_only_fields = fields
+
+
 class ListeningSerializer(serializers.ModelSerializer[Listening]):
     """One played stretch and what it did: effect_* (change in the smoothed mood over it, and
     along the goal's direction) are null when the faces and check-ins say nothing about it."""
 
-    track = serializers.SerializerMethodField()
-
-    def get_track(self, listening: Listening) -> dict[str, object]:
-        track = listening.track
-        return {"id": track.pk, "title": track.title, "artist": track.artist}
+    track = TrackNameSerializer(read_only=True)
 
     class Meta:
         model = Listening

@@ -79,6 +79,24 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "feedback",
         _row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
     ),
+    # playback inside the session: the patient writes their own events; the patient and their
+    # current therapist read what was heard and what it did; admins never see it
+    ("get", "/api/sessions/{session}/playback", "", SESSION_READ),
+    (
+        "post",
+        "/api/sessions/{session}/playback",
+        "playback",
+        _row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
+    ),
+    # the patient's response model: the patient and their therapist read; only the
+    # therapist switches learning; nobody else learns that the patient exists
+    ("get", "/api/patients/{patient}/what-works", "", SESSION_READ),
+    (
+        "put",
+        "/api/patients/{patient}/music-learning",
+        "learning",
+        _row(patient=403, other_patient=404, therapist=200, other_therapist=404, admin=404),
+    ),
 ]
 
 
@@ -86,7 +104,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
 def world(patient, other_patient, therapist, other_therapist, admin_user):  # type: ignore[no-untyped-def]
     tracks = make_catalogue(10)
     session = make_session(patient)
-    recommendation_services.build_playlist(session=session, length=5)
+    playlist = recommendation_services.build_playlist(session=session, length=5)
     job = ImportJob.objects.create(filename="seed.csv", created_by=admin_user)
     return {
         "users": {
@@ -97,7 +115,13 @@ def world(patient, other_patient, therapist, other_therapist, admin_user):  # ty
             "other_therapist": other_therapist,
             "admin": admin_user,
         },
-        "ids": {"track": tracks[0].pk, "session": session.pk, "job": job.pk},
+        "ids": {
+            "track": tracks[0].pk,
+            "session": session.pk,
+            "job": job.pk,
+            "patient": patient.pk,
+            "item": playlist.items.first().pk,  # type: ignore[union-attr]
+        },
     }
 
 
@@ -113,6 +137,10 @@ def _body(kind: str, world: dict[str, Any]) -> tuple[dict[str, Any] | None, str]
         return {"file": SimpleUploadedFile("t.csv", data, "text/csv")}, "multipart"
     if kind == "length":
         return {"length": 4}, "json"
+    if kind == "playback":
+        return {"item": world["ids"]["item"], "kind": "started", "position_ms": 0}, "json"
+    if kind == "learning":
+        return {"enabled": False}, "json"
     if kind == "feedback":
         return {"track": world["ids"]["track"], "kind": "liked"}, "json"
     return None, "json"
