@@ -127,28 +127,42 @@ def _true_population() -> np.ndarray:
 
 
 def _faces(
-    rng: np.random.Generator, seconds: float, start: np.ndarray, change: np.ndarray
+    rng: np.random.Generator, seconds: float, start: np.ndarray, change: np.ndarray, world: World
 ) -> tuple[np.ndarray, np.ndarray]:
     """Face readings (times, (n, 2) moods) over a track whose effect unfolds linearly, with
     BEFORE seconds of the previous mood ahead of it (the attribution's baseline window)."""
     from backend.recommendations import attribution
 
     t = np.arange(-attribution.BEFORE, seconds, 1.0)
-    t = t[rng.random(t.shape[0]) < FACE_RATE]
+    t = t[rng.random(t.shape[0]) < world.face_rate]
     progress = np.clip(t / seconds, 0.0, 1.0)[:, None]
-    mood = start + progress * change + rng.normal(0.0, FACE_SD, (t.shape[0], 2))
+    mood = start + progress * change + rng.normal(0.0, world.face_sd, (t.shape[0], 2))
     return t, np.clip(mood, -1.0, 1.0)
 
 
-def run(*, patients: int, sessions: int, seed: int, tracks: int, songs: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class World:
+    """The simulator's hidden truths and noise (defaults: the module's constants)."""
+
+    population_scale: float = 1.0  # x POPULATION_W (0 = no effect shared by patients)
+    personal_sd: float = PERSONAL_SD
+    drift_sd: float = DRIFT_SD
+    track_sd: float = TRACK_SD
+    face_sd: float = FACE_SD
+    face_rate: float = FACE_RATE
+
+
+def run(
+    *, patients: int, sessions: int, seed: int, tracks: int, songs: Path, world: World = World()
+) -> dict[str, Any]:
     from backend.recommendations import attribution, learning, scoring
 
     started = time.perf_counter()
     catalogue, seconds = load_catalogue(songs)
     rng = np.random.default_rng(seed)
-    truth = _true_population()
+    truth = world.population_scale * _true_population()
     people = [
-        Patient(truth + rng.normal(0.0, PERSONAL_SD, truth.shape), learning.Evidence.empty())
+        Patient(truth + rng.normal(0.0, world.personal_sd, truth.shape), learning.Evidence.empty())
         for _ in range(patients)
     ]
     goals = ("calm", "uplift", "energise")
@@ -158,7 +172,7 @@ def run(*, patients: int, sessions: int, seed: int, tracks: int, songs: Path) ->
     pooled = learning.Evidence.empty()
     for s in range(sessions):
         for p, person in enumerate(people):
-            person.w = person.w + rng.normal(0.0, DRIFT_SD, person.w.shape)
+            person.w = person.w + rng.normal(0.0, world.drift_sd, person.w.shape)
             goal = goals[int(rng.integers(len(goals)))]
             start = tuple(float(x) for x in rng.uniform(-0.8, 0.8, 2))
             direction = learning.goal_direction(goal, start)
@@ -193,8 +207,8 @@ def run(*, patients: int, sessions: int, seed: int, tracks: int, songs: Path) ->
             x, y, var = [], [], []
             mood = np.array(start)
             for row in rows["learning"]:
-                change = person.w.T @ catalogue.features[row] + rng.normal(0.0, TRACK_SD, 2)
-                t, faces = _faces(rng, float(seconds[row]), mood, change)
+                change = person.w.T @ catalogue.features[row] + rng.normal(0.0, world.track_sd, 2)
+                t, faces = _faces(rng, float(seconds[row]), mood, change, world)
                 seen = attribution.face_change(
                     t, faces[:, 0], faces[:, 1], 0.0, float(seconds[row])
                 )
@@ -257,7 +271,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tracks", type=int, default=20, help="playlist length")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (default)")
+    parser.add_argument("--json", action="store_true", help="one line (default: indented)")
+    defaults = World()
+    for name in World.__dataclass_fields__:
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=float,
+            default=getattr(defaults, name),
+            help=f"simulator: {name} (default {getattr(defaults, name)})",
+        )
     parser.add_argument(
         "--songs",
         type=Path,
@@ -272,26 +294,21 @@ def main(argv: list[str] | None = None) -> None:
     from backend.catalogue.mood_model import songs_dir
 
     songs = args.songs or songs_dir() / "spotify_songs.csv.gz"
+    world = World(**{name: getattr(args, name) for name in World.__dataclass_fields__})
     result = run(
         patients=args.patients,
         sessions=args.sessions,
         seed=args.seed,
         tracks=args.tracks,
         songs=songs,
+        world=world,
     )
     result["settings"] = {
         "patients": args.patients,
         "sessions": args.sessions,
         "seed": args.seed,
         "tracks": args.tracks,
-        "simulator": {
-            "population_w": POPULATION_W,
-            "personal_sd": PERSONAL_SD,
-            "drift_sd": DRIFT_SD,
-            "track_sd": TRACK_SD,
-            "face_sd": FACE_SD,
-            "face_rate": FACE_RATE,
-        },
+        "simulator": {"population_w": POPULATION_W, **world.__dict__},
     }
     result["environment"] = environment()
     json.dump(result, sys.stdout, indent=None if args.json else 2)

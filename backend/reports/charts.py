@@ -12,6 +12,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers; must precede pyplot-free figure creation
+from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from backend.reports.stats import mean_or_none
@@ -134,14 +135,74 @@ def trend_chart(trend: dict[str, Any], fmt: str) -> bytes:
 
 
 def patient_pdf(
-    *, patient: Any, trend: dict[str, Any], sessions: list[dict[str, Any]], generated_at: datetime
+    *,
+    patient: Any,
+    trend: dict[str, Any],
+    sessions: list[dict[str, Any]],
+    generated_at: datetime,
+    what_works: dict[str, Any],
 ) -> bytes:
+    """Two A4 pages: the mood report, then what works for this patient (music responses)."""
     name = patient.get_full_name() or patient.username
     out = io.BytesIO()
-    patient_page(
-        patient=patient, trend=trend, sessions=sessions, generated_at=generated_at
-    ).savefig(out, format="pdf", metadata={"Title": f"Mood report: {name}", "Creator": "MoodTune"})
+    metadata = {"Title": f"Mood report: {name}", "Creator": "MoodTune"}
+    with PdfPages(out, metadata=metadata) as pdf:
+        pdf.savefig(
+            patient_page(patient=patient, trend=trend, sessions=sessions, generated_at=generated_at)
+        )
+        pdf.savefig(what_works_page(name=name, what_works=what_works))
     return out.getvalue()
+
+
+GOAL_TITLES = {"calm": "Calmer", "uplift": "Brighter mood", "energise": "More energy"}
+
+
+def what_works_lines(what_works: dict[str, Any]) -> list[str]:
+    """The "what works" summary in words: per goal, features and tracks with 90% intervals."""
+    lines = [
+        f"Measured track responses: {what_works['measured_stretches']} over "
+        f"{what_works['sessions']} session(s). Learning is "
+        f"{'on' if what_works['learning_enabled'] else 'switched off'} for this patient.",
+    ]
+    for goal, title in GOAL_TITLES.items():
+        block = what_works["goals"][goal]
+        lines += ["", f"{title}:"]
+        clear = [f for f in block["features"] if f["clear"]]
+        if not block["features"]:
+            lines.append("  No measured responses yet.")
+            continue
+        for f in clear or block["features"][:2]:
+            lo, hi = f["interval90"]
+            lines.append(
+                f"  • {f['words']} tracks: {abs(f['effect']):.3f} per track "
+                f"(90% interval {lo:+.3f} to {hi:+.3f}){'' if f['clear'] else ', not yet clear'}"
+            )
+        for t in block["tracks"][:3]:
+            lo, hi = t["interval90"]
+            track = t["track"]
+            lines.append(
+                f"  ♪ {track['title'] or '(untitled)'} — {track['artist'] or '?'}: "
+                f"{t['progress']:+.3f} toward the goal (90% interval {lo:+.3f} to {hi:+.3f}; "
+                f"{t['plays']} play(s), {t['sessions']} session(s))"
+            )
+    return lines
+
+
+def what_works_page(*, name: str, what_works: dict[str, Any]) -> Figure:
+    fig = Figure(figsize=(8.27, 11.69))
+    fig.text(0.06, 0.965, f"What works for {name}", fontsize=16, weight="bold")
+    body = []
+    for line in what_works_lines(what_works):
+        body += textwrap.wrap(line, 105, subsequent_indent="      ") or [""]
+    fig.text(0.06, 0.94, "\n".join(body[:70]), fontsize=8.5, va="top", linespacing=1.5)
+    fig.text(
+        0.06,
+        0.03,
+        "\n".join(textwrap.wrap(what_works["notice"], 140)),
+        fontsize=7,
+        color="#555",
+    )
+    return fig
 
 
 def patient_page(

@@ -24,6 +24,7 @@ from backend.accounts.permissions import IsAdminRole, IsTherapist
 from backend.common import audit as common_audit
 from backend.common.errors import ApplicationError
 from backend.common.models import AuditAction, AuditLog
+from backend.recommendations import selectors as recommendation_selectors
 from backend.reports import exports, schemas, services
 from backend.reports.caseload import caseload
 from backend.reports.params import int_param, period
@@ -124,7 +125,8 @@ class ExportCsvView(APIView):
 class ReportPdfView(APIView):
     @extend_schema(
         responses={(200, "application/pdf"): OpenApiTypes.BINARY},
-        summary="One-page PDF report for a patient and period",
+        summary="PDF report for a patient and period: the mood report, then what works for "
+        "this patient (measured music responses)",
     )
     def get(self, request: Request, patient_id: int) -> HttpResponse:
         from backend.reports.charts import patient_pdf
@@ -140,6 +142,7 @@ class ReportPdfView(APIView):
             trend=trend,
             sessions=[s.as_json() for s in sessions],
             generated_at=timezone.now(),
+            what_works=recommendation_selectors.what_works(patient.pk),
         )
         audit(request, AuditAction.REPORT_PDF, [patient])
         response = HttpResponse(pdf, content_type="application/pdf")

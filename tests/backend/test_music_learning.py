@@ -5,12 +5,14 @@ API end to end (events -> listening time -> effect -> the patient's model -> wha
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 from django.utils import timezone
+from pypdf import PdfReader
 
 from backend.recommendations import attribution, learning, scoring, services
 from backend.recommendations.models import (
@@ -314,6 +316,12 @@ def test_learning_after_a_session_builds_the_model_and_what_works(
     lo, hi = tracks[0]["interval90"]
     assert lo < tracks[0]["progress"] < hi
     assert body["goals"]["calm"]["features"]  # read from the model, with intervals
+    # the PDF report's second page says the same in words
+    pdf = client_for(therapist).get(f"/api/reports/patients/{patient.pk}/report.pdf")
+    assert pdf.status_code == 200
+    music = PdfReader(io.BytesIO(pdf.content)).pages[1].extract_text()
+    assert "Measured track responses: 3 over 1 session(s)" in music
+    assert tracks[0]["track"]["title"] in music and "toward the goal" in music
 
 
 @pytest.mark.django_db

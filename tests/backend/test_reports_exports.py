@@ -91,17 +91,22 @@ def test_sessions_and_daily_exports_carry_the_report_figures(patient, seeded, cl
     assert client.get(url, {"kind": "frames"}).status_code == 400
 
 
-def test_pdf_report_is_one_page_with_the_patients_figures(patient, therapist, seeded, client_for):
+def test_pdf_report_has_the_patients_figures_then_what_works(
+    patient, therapist, seeded, client_for
+):
     response = client_for(therapist).get(
         f"/api/reports/patients/{patient.pk}/report.pdf", {"bucket": "day", **PERIOD}
     )
     assert response["Content-Type"] == "application/pdf"
     reader = PdfReader(io.BytesIO(response.content))
-    assert len(reader.pages) == 1
+    assert len(reader.pages) == 2
     text = reader.pages[0].extract_text()
     assert "Mood report: pat" in text
     assert "Sessions: 1" in text
     assert "Mean detected valence +0.30" in text
+    music = reader.pages[1].extract_text()
+    assert "What works for pat" in music and "No measured responses yet." in music
+    assert "not a diagnosis" in " ".join(music.split())
 
 
 @pytest.mark.parametrize(("fmt", "magic"), [("png", b"\x89PNG"), ("svg", b"<?xml")])
