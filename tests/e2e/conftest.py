@@ -70,6 +70,7 @@ def browser(chromium_path: str, camera_clip: Path) -> Iterator[Any]:
                 f"--use-file-for-fake-video-capture={camera_clip}",
                 "--disable-background-networking",
                 "--disable-component-update",
+                "--autoplay-policy=no-user-gesture-required",  # the player moves on by itself
             ],
         )
         yield browser

@@ -106,3 +106,15 @@ export function showError(node, err) {
   node.textContent = err instanceof Error ? err.message : String(err);
   node.hidden = false;
 }
+
+// Milliseconds as m:ss (listening time, track positions).
+export function fmtClock(ms) {
+  const s = Math.max(0, Math.round((ms || 0) / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// A signed number with two decimals: +0.12, -0.05.
+export function fmtSigned(x, digits = 2) {
+  if (x === null || x === undefined) return "—";
+  return `${x >= 0 ? "+" : "-"}${Math.abs(Number(x)).toFixed(digits)}`;
+}

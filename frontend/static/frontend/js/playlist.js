@@ -1,7 +1,9 @@
-// The session playlist (recommendations API): title, artist, why it was chosen, a link to
-// listen, like / skip / dislike. A dislike may rebuild the playlist; the server says so.
+// The session playlist (recommendations API): title, artist, why it was chosen, a Play button
+// (the player is player.js), like / skip / dislike. A dislike may rebuild the playlist; the
+// server says so.
 
 import { api, el, toast } from "./api.js";
+import { playable } from "./player.js";
 
 // GET /api/sessions/{id}/playlist -> {id, tracks: [{id, position, track: {...}, reason}]}
 export function entries(data) {
@@ -10,9 +12,11 @@ export function entries(data) {
     ? item.track : item }));
 }
 
+// Spotify's page for the track (a secondary way to listen); none for local-audio tracks,
+// whose external_id is only the catalogue's key.
 export function listenUrl(track) {
   if (track.external_url) return track.external_url;
-  return track.external_id
+  return track.external_id && !track.audio_url
     ? `https://open.spotify.com/track/${encodeURIComponent(track.external_id)}` : null;
 }
 
@@ -20,9 +24,12 @@ const KINDS = [["like", "liked", "Like"], ["skip", "skipped", "Skip"],
   ["dislike", "disliked", "Dislike"]];
 
 export class Playlist {
-  // onChange(data) is called with each playlist shown (its target is the goal's point).
-  constructor(sessionId, list, status, { readOnly = false, onChange = null } = {}) {
+  // onChange(data) is called with each playlist shown (its target is the goal's point);
+  // onPlay({rec, track}) when the patient presses a row's Play.
+  constructor(sessionId, list, status, { readOnly = false, onChange = null, onPlay = null } = {}) {
     this.onChange = onChange;
+    this.onPlay = onPlay;
+    this.playing = null;  // the track id the player has as current
     this.sessionId = sessionId;
     this.list = list;
     this.status = status;
@@ -66,15 +73,35 @@ export class Playlist {
     this.list.replaceChildren(...items.map((item) => this.row(item)));
   }
 
+  // Entries still to play, in order: not played before this playlist was built, and not
+  // skipped or disliked on this page.
+  upcoming() {
+    return entries(this.data || []).filter(({ rec, track }) => !rec.already_played
+      && !["skipped", "disliked"].includes(this.feedback[track.id]));
+  }
+
+  // Mark the player's current track without rebuilding the list.
+  setPlaying(trackId) {
+    this.playing = trackId;
+    for (const li of this.list.children) {
+      if (Number(li.dataset.track) === trackId) li.setAttribute("aria-current", "true");
+      else li.removeAttribute("aria-current");
+    }
+  }
+
   row({ rec, track }) {
     const url = listenUrl(track);
     const given = this.feedback[track.id];
-    const li = el("li", { "data-track": track.id },
+    const li = el("li", { "data-track": track.id,
+      "aria-current": track.id === this.playing ? "true" : null },
       el("span", { class: "track" }, el("strong", { text: track.title }), " — ", track.artist,
-        rec.reason ? el("small", { class: "muted reason" }, el("br"), rec.reason) : null),
-      url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer",
-        onclick: () => { if (!this.readOnly) this.send(track, "play", { quiet: true }); } },
-      "Listen", el("span", { class: "sr-only" }, ` to ${track.title} (opens a new tab)`)) : null);
+        url ? [" ", this.listenLink(track, url)] : null,
+        rec.reason ? el("small", { class: "muted reason" }, el("br"), rec.reason) : null));
+    if (this.onPlay && playable(track)) {
+      li.append(el("button", { type: "button", class: "secondary",
+        "aria-label": `Play: ${track.title}`, onclick: () => this.onPlay({ rec, track }) },
+      "Play"));
+    }
     if (!this.readOnly) {
       for (const [kind, stored, label] of KINDS) {
         li.append(el("button", {
@@ -86,6 +113,12 @@ export class Playlist {
       li.append(el("span", { class: "badge", text: given }));
     }
     return li;
+  }
+
+  listenLink(track, url) {
+    return el("small", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer",
+      onclick: () => { if (!this.readOnly) this.send(track, "play", { quiet: true }); } },
+    "Listen on Spotify", el("span", { class: "sr-only" }, ` to ${track.title} (opens a new tab)`)));
   }
 
   async send(track, kind, { quiet = false } = {}) {

@@ -6,11 +6,12 @@ import { Camera, photoToJpeg } from "./camera.js";
 import { vaPlane } from "./charts.js";
 import { bindCheckin, readCheckin } from "./checkin.js";
 import { LiveFeed } from "./live.js";
+import { Player } from "./player.js";
 import { Playlist } from "./playlist.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { session: null, consent: false, trail: [], live: null, mood: null, target: null,
-  uploads: 0, uploadsAtReading: 0, analysed: 0, camera: null, playlist: null };
+  uploads: 0, uploadsAtReading: 0, analysed: 0, camera: null, playlist: null, player: null };
 
 function show(section) {
   for (const id of ["before-card", "during", "after-card", "summary-card"]) $(id).hidden = id !== section;
@@ -95,10 +96,20 @@ function enterSession(session) {
   vaPlane($("va-plane"), { label: "Estimated mood" });
   state.playlist = new Playlist(session.id, $("playlist"), $("playlist-status"), {
     onChange: (data) => {
+      if (state.player) state.player.show();  // "Next up" follows a rebuilt playlist
       if (data.target_valence === undefined || data.target_valence === null) return;
       state.target = { v: data.target_valence, a: data.target_arousal };
       drawMood(state.mood || state.trail[state.trail.length - 1] || null);
     },
+    onPlay: (entry) => state.player.play(entry),
+  });
+  state.player = new Player(session.id, {
+    audio: $("player-audio"), embed: $("player-embed"), now: $("now-playing"),
+    time: $("player-time"), toggle: $("player-toggle"), next: $("player-next"),
+    skip: $("player-skip"),
+  }, {
+    upcoming: () => state.playlist.upcoming(),
+    onTrack: (trackId) => state.playlist.setPlaying(trackId),
   });
   state.camera = new Camera($("preview"), uploadFrame);
   state.playlist.refresh();  // the first playlist starts from the check-in
@@ -122,7 +133,7 @@ async function uploadFrame(blob, capturedAt) {
     updateCameraStatus();
   } catch (err) {
     if (err.code === "consent_required") setConsent(false, null);
-    if (err.code === "session_ended") stopCamera();
+    if (err.code === "session_ended") { stopCamera(); state.player.stop(); }
     showError($("camera-error"), err);
   }
 }
@@ -207,6 +218,7 @@ function drawMood(current) {
 $("end-session").addEventListener("click", async () => {
   stopCamera();
   state.live.stop();
+  await state.player.stop();  // its last position is recorded before the session closes
   try {
     state.session = await api(`/api/sessions/${state.session.id}/end`, { method: "POST" });
   } catch (err) { toast(err.message); return; }
