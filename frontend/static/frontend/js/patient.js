@@ -1,8 +1,10 @@
 // Patient page (therapist view) and the patient's own history: trend, self-report vs detected,
-// sessions, exports. Trend, flags and exports come from the reports API.
+// sessions, what works (what_works.js), exports. Trend, flags and exports come from the
+// reports API.
 
 import { api, apiAll, el, fmtDate, fmtDuration, fmtNum, moodWords } from "./api.js";
 import { COLORS, lineChart, trendText } from "./charts.js";
+import { showWhatWorks } from "./what_works.js";
 
 const root = document.getElementById("patient-page");
 const patientId = root.dataset.patient;
@@ -99,3 +101,4 @@ load().catch((err) => {
     text: `Could not load sessions: ${err.message}` })));
 });
 showExports();
+showWhatWorks(patientId, own);

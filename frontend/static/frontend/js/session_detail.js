@@ -1,8 +1,8 @@
 // One session in detail: timeline of estimated mood, check-ins, emotions, tracks, notes.
-// The session report (reports API) gives a smoothed timeline and the tracks played; without
-// it the page draws the raw readings and asks the playlist API for the tracks.
+// The session report (reports API) gives the smoothed timeline, check-ins and emotions; the
+// playback API gives the tracks heard, each stretch with what it did to the mood.
 
-import { api, el, fmtDate, fmtNum, toast } from "./api.js";
+import { api, el, fmtClock, fmtNum, fmtSigned, toast } from "./api.js";
 import { COLORS, lineChart } from "./charts.js";
 import { LiveFeed } from "./live.js";
 
@@ -51,19 +51,40 @@ async function fromReport() {
   $("checkins").replaceChildren(checkinList(Object.entries(r.checkins)
     .filter(([, c]) => c).map(([phase, c]) => ({ phase, ...c }))));
   $("emotions").replaceChildren(emotionTable(r.emotion_share));
-  $("playlist-status").textContent = r.tracks.length ? "" : "No tracks were played.";
-  $("playlist").replaceChildren(...r.tracks.map((t) => {
-    const mood = t.detected_mood || {};
-    return el("li", {},
-      el("span", { class: "track" }, el("strong", { text: t.track.title }), " — ", t.track.artist),
-      t.kind ? el("span", { class: "badge", text: t.kind }) : null,
-      el("span", { class: "muted", text: `${fmtDate(t.at)}; estimated mood around it: ${
-        mood.readings ? `${fmtNum(mood.valence)} / ${fmtNum(mood.arousal)}` : "no readings"}` }));
-  }));
+}
+
+// What a played stretch did: the change in the (smoothed) mood over it, and along the goal.
+function effectText(l) {
+  if (l.outcome === "playing") return "still playing";
+  if (l.effect_progress === null) return "not enough faces to tell";
+  const basis = [l.effect_faces ? `${l.effect_faces} face${l.effect_faces === 1 ? "" : "s"}` : null,
+    l.effect_source.includes("checkin") ? "check-ins" : null].filter(Boolean).join(" and ");
+  return `pleasantness ${fmtSigned(l.effect_valence)}, energy ${fmtSigned(l.effect_arousal)}; `
+    + `toward the goal ${fmtSigned(l.effect_progress)} (${basis})`;
+}
+
+async function loadPlayback() {
+  const p = await api(`/api/sessions/${id}/playback`);
+  $("playlist-status").textContent = p.listening.length
+    ? `${p.tracks_played} track${p.tracks_played === 1 ? "" : "s"}, ${fmtClock(p.listened_ms)} `
+      + "of listening in total." : "No tracks were played.";
+  $("playlist").replaceChildren(...p.listening.map((l) => el("li", {},
+    el("span", { class: "track" }, el("strong", { text: l.track.title }), " — ", l.track.artist),
+    el("span", { class: `badge${l.outcome === "finished" ? " good" : ""}`,
+      text: l.outcome }),
+    el("span", { text: `listened ${fmtClock(l.listened_ms)}` }),
+    el("span", { class: "muted", text: effectText(l) }))));
 }
 
 async function load() {
-  await fromReport();
+  await Promise.all([
+    fromReport().catch((err) => {
+      $("timeline-summary").textContent = `Could not load: ${err.message}`;
+    }),
+    loadPlayback().catch((err) => {
+      $("playlist-status").textContent = `Could not load the tracks: ${err.message}`;
+    }),
+  ]);
 }
 
 const notes = $("notes-form");
@@ -88,5 +109,5 @@ function followLive() {
   new LiveFeed(id, { onReadings: redraw, onMood: redraw }).start();
 }
 
-load().catch((err) => { $("timeline-summary").textContent = `Could not load: ${err.message}`; });
+load();
 followLive();
