@@ -135,3 +135,62 @@ def import_songs(shared_data: Path, rows: int = 300) -> int:
     data = songs_csv_text(shared_data, rows).encode()
     job = services.import_tracks(stream=io.BytesIO(data), filename="songs.csv", size=len(data))
     return job.created_count
+
+
+def heard_track(
+    session: TherapySession,
+    track: Any,
+    *,
+    minutes_in: int,
+    listened_ms: int,
+    outcome: str = "finished",
+    effect: tuple[float, float, float] | None = None,
+    faces: int = 0,
+) -> Any:
+    """A played stretch of `track` in a past session, as the player and attribution would have
+    stored it; effect = (d_valence, d_arousal, progress toward the goal) or None (unmeasured)."""
+    from backend.recommendations.models import Listening, Recommendation, RecommendationItem
+
+    playlist = session.recommendations.first() or Recommendation.objects.create(
+        session=session,
+        goal=session.goal,
+        length=20,
+        start_valence=0.0,
+        start_arousal=0.0,
+        mood_source="checkin",
+        target_valence=0.0,
+        target_arousal=-0.6,
+        trigger="seeded",
+    )
+    item = RecommendationItem.objects.create(
+        recommendation=playlist,
+        position=playlist.items.count(),
+        track=track,
+        waypoint_valence=track.mood_valence,
+        waypoint_arousal=track.mood_arousal,
+        track_valence=track.mood_valence,
+        track_arousal=track.mood_arousal,
+        cost=0.0,
+        reason="seeded",
+    )
+    start = session.started_at + timedelta(minutes=minutes_in)
+    dv, da, progress = effect if effect is not None else (None, None, None)
+    return Listening.objects.create(
+        session=session,
+        patient=session.patient,
+        item=item,
+        track=track,
+        goal=session.goal,
+        started_at=start,
+        ended_at=start + timedelta(milliseconds=listened_ms),
+        outcome=outcome,
+        start_position_ms=0,
+        end_position_ms=listened_ms,
+        listened_ms=listened_ms,
+        effect_valence=dv,
+        effect_arousal=da,
+        effect_progress=progress,
+        effect_variance=0.01 if effect is not None else None,
+        effect_faces=faces,
+        effect_source="face" if effect is not None else "",
+    )
