@@ -29,38 +29,11 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.env import ROOT, environment
-from tests.load.common import percentiles
+from bench.env import ROOT, bench_database_url, environment, percentiles, recreate_database
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-# --- a database of our own ---------------------------------------------------------------
-
-
-def bench_database_url(url: str) -> str:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "moodtune"
-    return urlunsplit(parts._replace(path=f"/{name}_capacity_bench"))
-
-
-def recreate_database(url: str) -> None:
-    """Drop and create the benchmark's own database; refuses any name not ending in _bench."""
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.endswith("_bench"):
-        raise SystemExit(f"refusing to touch database {name!r}: not a *_bench database")
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 _SEED = """
@@ -332,7 +305,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from tests.workers import support
 
-    db_url = bench_database_url(os.environ["DATABASE_URL"])
+    db_url = bench_database_url(os.environ["DATABASE_URL"], "capacity")
     recreate_database(db_url)
     tmp = Path(tempfile.mkdtemp(prefix="capacity-bench-"))
     run = uuid.uuid4().hex[:6]

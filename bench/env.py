@@ -1,51 +1,56 @@
-"""The environment every benchmark records, under one set of keys: commit, CPU model and the
-flags that matter for speed, torch (when importable), threads, and how busy the machine was."""
+"""What every benchmark shares: the environment it records, under one set of keys (commit, CPU
+model and the flags that matter for speed, torch when importable, threads, how busy the
+machine was), one percentile helper, and a PostgreSQL database of its own (a name ending in
+`_bench`; any other name is refused before a connection is made)."""
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ml.runinfo import environment
+
+__all__ = ["ROOT", "bench_database_url", "environment", "percentiles", "recreate_database"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "bf16")
 
 
-def _cpuinfo() -> tuple[str, list[str]]:
-    model, flags = platform.processor() or platform.machine(), []
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model in ("", platform.machine()):
-                model = value.strip()
-            if key.strip() in ("flags", "Features") and not flags:
-                flags = [f for f in SPEED_FLAGS if f in value.split()]
-    except OSError:
-        pass
-    return model, flags
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50 / p95 / p99 / max of a sample (in its own unit), and its size."""
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None, "n": 0}
+    ordered = sorted(values)
 
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
-def environment() -> dict[str, Any]:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    model, flags = _cpuinfo()
-    try:
-        import torch
-
-        torch_version: str | None = torch.__version__
-        threads: int | None = torch.get_num_threads()
-    except ImportError:
-        torch_version, threads = None, None
     return {
-        "commit": commit or None,
-        "cpu_model": model,
-        "cpu_flags": flags,
-        "cpu_count": os.cpu_count(),
-        "torch": torch_version,
-        "torch_threads": threads,
-        "python": platform.python_version(),
-        "load_average_1m": round(os.getloadavg()[0], 2),
+        "p50": pick(0.5),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": pick(1.0),
+        "n": len(values),
     }
+
+
+def bench_database_url(url: str, what: str) -> str:
+    """The benchmark's own database next to the one `url` names: `<name>_<what>_bench`."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "moodtune"
+    return urlunsplit(parts._replace(path=f"/{name}_{what}_bench"))
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the benchmark's own database; refuses any name not ending in _bench."""
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.endswith("_bench"):
+        raise SystemExit(f"refusing to touch database {name!r}: not a *_bench database")
+    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()

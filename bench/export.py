@@ -23,6 +23,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from bench.env import environment
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/h_export_bench"
 
 
@@ -42,16 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
-    from backend.reports.benchmark import (
-        _git_commit,
-        bench_environment,
-        prepare_database,
-        seed_patient,
-    )
+    from bench.reports import bench_environment, prepare_database, seed_patient
 
     url = bench_environment(DEFAULT_URL, "export")
 
-    commit = _git_commit()
+    started_env = environment()
     fresh = prepare_database(url, args.readings, 1, reseed=False)
 
     import django
@@ -104,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = {m._meta.label_lower: qs.count() for m, qs in privacy.patient_querysets(patient).items()}
     result = {
         "benchmark": "patient_export",
-        "commit": commit,
+        **started_env,
+        "load_average_1m": round(os.getloadavg()[0], 2),  # at the end
         "database": urlparse(url).path.lstrip("/"),
         "rows": {k: v for k, v in rows.items() if v},
         "streamed": {
@@ -114,7 +112,6 @@ def main(argv: list[str] | None = None) -> None:
         },
         "loaded_at_once": {"peak_mib": round(loaded_mib, 1), "seconds": round(loaded_s, 1)},
         "memory_ratio": round(loaded_mib / stream_mib, 1),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result))
 

@@ -22,10 +22,8 @@ import sys
 import tempfile
 import time
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.capacity import recreate_database
-from bench.env import ROOT, environment
+from bench.env import ROOT, bench_database_url, environment, recreate_database
 
 STEPS = {
     "accept_frame (row, commit, publish)": "services.py:accept_frame",
@@ -55,8 +53,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
         raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    parts = urlsplit(url)
-    bench_url = urlunsplit(parts._replace(path=f"{parts.path or '/moodtune'}_uploadcost_bench"))
+    bench_url = bench_database_url(url, "uploadcost")
     recreate_database(bench_url)
     os.environ["DATABASE_URL"] = bench_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")

@@ -24,12 +24,13 @@ import cv2
 import numpy as np
 import torch
 
-from ml.checkpoint import DEFAULT_CHECKPOINT, git_commit
+from ml.checkpoint import DEFAULT_CHECKPOINT
 from ml.consistency import background
 from ml.data import default_sample_dir
 from ml.detector import MTCNNDetector
 from ml.pipeline import EmotionPipeline
 from ml.preprocessing import decode_image
+from ml.runinfo import environment
 from ml.timing import timed
 
 BATCH = 16
@@ -143,9 +144,7 @@ def main() -> None:
         cv2.imwrite(args.save_frame, cv2.cvtColor(test_frame(), cv2.COLOR_RGB2BGR))
     result = {
         "device": "cuda+cpu" if torch.cuda.is_available() else "cpu",
-        "torch": torch.__version__,
-        "commit": git_commit(),
-        "threads": torch.get_num_threads(),
+        **environment(),
         "detector": detector_section(args),
         "pipeline": pipeline_section(args),
     }

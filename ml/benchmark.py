@@ -3,7 +3,8 @@
     python -m ml.benchmark --json
     python -m ml.benchmark --json --only classifier --threads 2
 
-Output: {"device", "cpu_model", "torch", "commit", "threads", "<section>": {...}, ...}.
+Output: {"device", "cuda_device", "numerics", the ml.runinfo keys ("commit", "cpu_model",
+"cpu_flags", "torch", "torch_threads", "load_average_1m", ...), "<section>": {...}, ...}.
 Each section is a function `(args) -> dict` listed in SECTIONS; to benchmark another component
 (e.g. "detector", "pipeline") write `def detector_section(args) -> dict` and append
 ("detector", detector_section) to SECTIONS. Timings warm up first, synchronise CUDA, and report
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict
@@ -26,8 +25,9 @@ import numpy as np
 import torch
 
 from ml.bench_detector import detector_section, pipeline_section
-from ml.checkpoint import DEFAULT_CHECKPOINT, git_commit, load_classifier
+from ml.checkpoint import DEFAULT_CHECKPOINT, load_classifier
 from ml.numerics import numeric_choice
+from ml.runinfo import environment
 from ml.timing import timed
 
 
@@ -63,16 +63,6 @@ SECTIONS: list[tuple[str, Callable[[argparse.Namespace], dict[str, Any]]]] = [
 ]
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", action="store_true", help="one JSON line (the default output too)")
@@ -84,15 +74,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     result: dict[str, Any] = {
         "device": "cuda+cpu" if torch.cuda.is_available() else "cpu",
-        "cpu_model": cpu_model(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "commit": git_commit(),
-        "threads": torch.get_num_threads(),
         # the numeric path (bf16 autocast or float32) and the CPU flags that decided it
         "numerics": asdict(numeric_choice(torch.device("cpu"))),
-        # other processes on a shared machine slow every figure down; record how busy it was
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        # commit, CPU model and flags, torch and threads, and how busy the machine was
+        **environment(),
     }
     for name, section in SECTIONS:
         if not args.only or name in args.only:

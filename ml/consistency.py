@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
-from ml.checkpoint import DEFAULT_CHECKPOINT, git_commit
+from ml.checkpoint import DEFAULT_CHECKPOINT
 from ml.data import load_npz
 from ml.detector import FaceBox, MTCNNDetector
 from ml.pipeline import EmotionPipeline, FaceEmotion, retry_views
+from ml.runinfo import environment
 
 FRAME_W, FRAME_H = 640, 480
 BACKGROUNDS = ("plain", "noise", "texture")
@@ -229,9 +228,7 @@ def consistency(
         "model_version": pipeline.model_version,
         "device": pipeline.device,
         "frames_per_s": round(len(frames) / seconds, 2),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "commit": git_commit(),
+        **environment(),
     }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.reports import benchmark as reports_benchmark
-from bench import capacity
+from bench import env
+from bench import reports as reports_benchmark
 
 
 @pytest.mark.parametrize(
@@ -21,9 +21,9 @@ def test_a_benchmark_refuses_a_database_that_is_not_its_own(url: str) -> None:
     with pytest.raises(SystemExit, match="_bench"):
         reports_benchmark.prepare_database(url, readings=1, patients=1, reseed=True)
     with pytest.raises(SystemExit, match="_bench"):
-        capacity.recreate_database(url)
+        env.recreate_database(url)
 
 
-def test_the_capacity_benchmark_derives_a_database_of_its_own() -> None:
-    url = capacity.bench_database_url("postgres://u@h:5432/moodtune")
+def test_a_benchmark_derives_a_database_of_its_own() -> None:
+    url = env.bench_database_url("postgres://u@h:5432/moodtune", "capacity")
     assert url == "postgres://u@h:5432/moodtune_capacity_bench"

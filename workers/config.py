@@ -12,7 +12,7 @@ from backend.config.env import env_choice, env_int
 # Frames one pipeline call takes at most; the worker fills the batch from the queued frames
 # in the database (other workers' frames are never taken: claims are atomic). 0 = auto:
 # 16 on CUDA, 1 on CPU, where with one torch thread batching measured no gain
-# (python -m tests.load.batching) and only adds latency.
+# (python -m bench.batching) and only adds latency.
 BATCH_SIZE = env_int("WORKER_BATCH_SIZE", 0, minimum=0)
 AUTO_BATCH = {"cuda": 16, "cpu": 1}
 # How long a worker with a partial batch waits for more frames before running it.
@@ -38,5 +38,5 @@ VISIBILITY_TIMEOUT = env_int("WORKER_VISIBILITY_TIMEOUT", 3600, minimum=1)
 TRANSIENT_RETRIES = env_int("WORKER_TRANSIENT_RETRIES", 20, minimum=0)
 # Intra-op torch threads per worker process. On a small shared CPU one thread per process is
 # several times faster than torch's default of one per core (no thread barriers under
-# contention; see tests/load/batching.py --threads): scale CPU workers out with processes.
+# contention; see bench/batching.py --threads): scale CPU workers out with processes.
 TORCH_THREADS = 1

@@ -140,7 +140,7 @@ def simulate(
     fps: float = 2.0,
     during: Callable[[float], None] | None = None,
 ) -> list[Upload]:
-    from tests.load.common import face_frames
+    from bench.faces import face_frames
 
     return asyncio.run(_simulate(base_url, patients, seconds, fps, face_frames(), during))
 
@@ -215,7 +215,7 @@ def summarise(uploads: list[Upload], seconds: float) -> dict[str, Any]:
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:
-    from tests.load.common import percentiles
+    from bench.env import percentiles
 
     return percentiles(values)
 
@@ -223,7 +223,7 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
 def run_load(
     *, patients: int, seconds: float, fps: float, workers: int, drain: float
 ) -> dict[str, Any]:
-    from tests.load.common import environment
+    from bench.env import environment
     from tests.reliability.stack import Stack
 
     tag = uuid.uuid4().hex[:6]

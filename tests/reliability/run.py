@@ -134,7 +134,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from tests.load.common import environment
+    from bench.env import environment
     from tests.reliability.load import run_load
 
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -2,7 +2,7 @@
 small patients) in its own PostgreSQL database, then times the report endpoints through the
 full Django/DRF stack in-process and prints one JSON line.
 
-    python -m backend.reports.benchmark --readings 1000000 --json
+    python -m bench.reports --readings 1000000 --json
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/h_reports_bench; the database is
 created, migrated and seeded with SQL generate_series the first time, and reused while it
@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +25,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from bench.env import environment
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/h_reports_bench"
 TARGETS_MS = {"trend_weekly_2y_ms": 200, "session_timeline_ms": 100, "caseload_50_ms": 300}
@@ -321,15 +321,6 @@ def rollups_match_raw_sql(patient_id: int, first: Any, last: Any) -> float:
     return worst
 
 
-def _git_commit() -> str:
-    root = Path(__file__).resolve().parents[2]
-    run = lambda *a: subprocess.run(  # noqa: E731
-        ["git", *a], cwd=root, capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = run("status", "--porcelain", "--", "backend/reports")
-    return run("rev-parse", "HEAD") + ("+dirty(backend/reports)" if dirty else "")
-
-
 def bench_environment(default_url: str, what: str) -> str:
     """Environment for a database benchmark run before django.setup(); returns DATABASE_URL."""
     url = os.environ.setdefault("DATABASE_URL", default_url)
@@ -350,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     url = bench_environment(DEFAULT_URL, "report")
-    commit = _git_commit()  # the code as it is when the run starts
+    started_env = environment()  # the code as it is when the run starts
     fresh = prepare_database(url, args.readings, args.patients, args.reseed)
 
     import django
@@ -373,11 +364,10 @@ def main(argv: list[str] | None = None) -> None:
         pg = cur.fetchone()[0]
     result = {
         "benchmark": "reports",
-        "commit": commit,
+        **started_env,
+        "load_average_1m": round(os.getloadavg()[0], 2),  # at the end
         "database": urlparse(url).path.lstrip("/"),
         "postgres": pg,
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         "runs": args.runs,
         "seed_seconds": seed_seconds,
         **figures,

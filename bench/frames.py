@@ -1,9 +1,9 @@
 """End-to-end frame benchmark against real PostgreSQL + Redis, the production web server
 (uvicorn) and real workers.
 
-    python -m tests.load.frames --rate 20 --seconds 60 --json          # throughput, no loss
-    python -m tests.load.frames --rate 5 --seconds 60 --json           # upload-to-reading latency
-    python -m tests.load.frames --rate 100 --seconds 30 --upload-only --json   # upload endpoint
+    python -m bench.frames --rate 20 --seconds 60 --json          # throughput, no loss
+    python -m bench.frames --rate 5 --seconds 60 --json           # upload-to-reading latency
+    python -m bench.frames --rate 100 --seconds 30 --upload-only --json   # upload endpoint
 
 Needs DATABASE_URL and REDIS_URL (migrates that database). Starts its own web server and
 Celery worker subprocesses on private queues, uploads 640x480 one-face JPEGs on an open-loop
@@ -58,7 +58,8 @@ def main() -> None:
 
     from backend.accounts import services as accounts
     from backend.therapy.models import EmotionReading, Frame, TherapySession
-    from tests.load.common import environment, face_frames, percentiles
+    from bench.env import environment, percentiles
+    from bench.faces import face_frames
     from tests.workers import support
 
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))

@@ -1,70 +1,43 @@
-"""Recommender latency: a 20-track playlist from the active catalogue, p50/p95/p99 in ms.
+"""Recommender latency: a 20-track playlist from the whole song catalogue, p50/p95/p99 in ms.
+
+    python -m bench.recommender [--runs 200] [--length 20] [--json]
+
+Runs in a PostgreSQL database of its own, `<name>_recommender_bench` next to the one
+DATABASE_URL names (default postgres://postgres@127.0.0.1:5432/moodtune), created afresh,
+migrated and filled with spotify_songs.csv.gz from SONGS_DIR by the product's importer.
 
 Figures: `scoring` (the numpy path builder on the per-process cached matrix, including the
 cache's version check), `scoring_learned` (the same with the learned term: a Thompson draw of a
 response model, the gains over the whole catalogue and the departure cap) and `service`
 (backend.recommendations.services.build_playlist end to end with the model on: history, mood,
 the patient's response model over a population of POPULATION profiles, scoring, storing the
-Recommendation and its 20 items), the latter in a transaction rolled back at the end so the
-database is left as it was. Prints one JSON line.
-
-    DATABASE_URL=postgres://... python manage.py benchmark_recommender [--import] [--runs 200]
+Recommendation and its 20 items). Prints one JSON line.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-import platform
-import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
 
-from backend.catalogue.mood_model import songs_dir
-from backend.recommendations import learning, scoring, selectors, services
+from bench.env import bench_database_url, environment, percentiles, recreate_database
 
 GOALS = ("calm", "uplift", "energise", "maintain")
 POPULATION = 300  # patients with a response model while the service is timed
 
 
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _percentiles(seconds: list[float]) -> dict[str, float]:
-    ms = np.asarray(seconds) * 1000.0
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2),
-        "mean_ms": round(float(ms.mean()), 2),
-    }
+def _ms(seconds: list[float]) -> dict[str, float | None]:
+    return percentiles([x * 1000.0 for x in seconds])
 
 
 def ensure_catalogue(path: Path | None = None) -> None:
+    from backend.catalogue.mood_model import songs_dir
     from backend.catalogue.services import import_tracks
 
     path = path or songs_dir() / "spotify_songs.csv.gz"
@@ -73,13 +46,17 @@ def ensure_catalogue(path: Path | None = None) -> None:
 
 
 def run(*, runs: int = 200, length: int = 20, seed: int = 0) -> dict[str, Any]:
+    from django.db import connection
+
+    from backend.recommendations import learning, scoring, selectors
+
     rng = np.random.default_rng(seed)
     selectors._cache.update(version=None, catalogue=None)
     started = time.perf_counter()
     catalogue = selectors.active_catalogue()
     cold = time.perf_counter() - started
     if len(catalogue) < length:
-        raise RuntimeError("the active catalogue is too small: run with --import")
+        raise RuntimeError("the active catalogue is too small for the playlist length")
     starts = rng.uniform(-1, 1, size=(runs, 2))
     goals = rng.choice(GOALS, size=runs)
     for i in range(5):  # warm-up
@@ -116,24 +93,23 @@ def run(*, runs: int = 200, length: int = 20, seed: int = 0) -> dict[str, Any]:
         "catalogue_active_tracks": len(catalogue),
         "runs": runs,
         "cold_load_ms": round(cold * 1000, 1),
-        "scoring": _percentiles(scoring_times),
+        "scoring_ms": _ms(scoring_times),
         # this process's CPU time: what the wall time would be on an otherwise idle machine
-        "scoring_cpu": _percentiles(scoring_cpu),
-        "scoring_learned": _percentiles(learned_times),
-        "service": _percentiles(service_times),
+        "scoring_cpu_ms": _ms(scoring_cpu),
+        "scoring_learned_ms": _ms(learned_times),
+        "service_ms": _ms(service_times),
         "service_learning": {"population_profiles": POPULATION, "own_stretches": 200},
         "target_p95_ms": 50,
-        "device": {"cpu": _cpu(), "cores": os.cpu_count(), "machine": platform.machine()},
-        "load_average_1m": round(os.getloadavg()[0], 2),
         "numpy": np.__version__,
-        "python": platform.python_version(),
         "database": connection.vendor,
-        "commit": _commit(),
+        **environment(),
     }
 
 
-def _evidence(rng: np.random.Generator, n: int) -> tuple[learning.Evidence, learning.Evidence]:
+def _evidence(rng: np.random.Generator, n: int) -> tuple[Any, Any]:
     """(one patient's evidence from 200 stretches, everyone's pooled from n such patients)."""
+    from backend.recommendations import learning
+
     own = learning.Evidence.empty()
     pooled = learning.Evidence.empty()
     for i in range(n):
@@ -148,7 +124,10 @@ def _evidence(rng: np.random.Generator, n: int) -> tuple[learning.Evidence, lear
 def _service_times(
     starts: np.ndarray, goals: np.ndarray, length: int, rng: np.random.Generator
 ) -> list[float]:
+    from django.db import transaction
+
     from backend.accounts.models import Role, User
+    from backend.recommendations import services
     from backend.recommendations.models import ResponseProfile
     from backend.therapy.models import TherapySession
 
@@ -173,3 +152,31 @@ def _service_times(
             times.append(time.perf_counter() - t0)
         transaction.set_rollback(True)  # leave the database as it was
     return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--length", type=int, default=20)
+    parser.add_argument("--json", action="store_true", help="one JSON line (the default too)")
+    args = parser.parse_args(argv)
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/moodtune")
+    if not base.startswith("postgres"):
+        sys.exit("the recommender benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
+    url = bench_database_url(base, "recommender")
+    recreate_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    ensure_catalogue()
+    print(json.dumps(run(runs=args.runs, length=args.length)))
+
+
+if __name__ == "__main__":
+    main()

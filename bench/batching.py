@@ -1,6 +1,6 @@
 """What batching buys the worker: pipeline frames/s by batch size on this machine's device.
 
-    python -m tests.load.batching [--sizes 1,4,8,16] [--threads 1,0] [--seconds 5] [--json]
+    python -m bench.batching [--sizes 1,4,8,16] [--threads 1,0] [--seconds 5] [--json]
 
 Runs the worker's own pipeline (same min face size) on 640x480 one-face frames; warms up,
 synchronises CUDA when used, and prints one JSON line.
@@ -27,9 +27,10 @@ def main() -> None:
 
     import torch
 
+    from bench.env import environment
+    from bench.faces import face_frames
     from ml import EmotionPipeline
     from ml.preprocessing import decode_image
-    from tests.load.common import environment, face_frames
     from workers import config
 
     pipeline = EmotionPipeline.from_checkpoint(
