@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,7 +83,10 @@ def build_playlist(
     catalogue = selectors.active_catalogue()
     last_played = _tempo_energy(catalogue, state.last_played)
     start = (_clip(mood.valence), _clip(mood.arousal))
-    learned = _learned(session, start, catalogue, rng or np.random.default_rng())
+    draw_seed = secrets.randbits(32)  # stored: the build, its Thompson draw included, replays
+    learned = _learned(session, start, catalogue, rng or np.random.default_rng(draw_seed))
+    if learned is not None and rng is None:
+        learned.inputs["draw_seed"] = draw_seed
     plan = scoring.build_playlist(
         catalogue,
         start=start,

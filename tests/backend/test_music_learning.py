@@ -339,8 +339,12 @@ def test_a_therapist_switches_learning_off_and_playlists_follow_the_plain_path(
     playlist = client_for(patient).get(f"/api/sessions/{session.pk}/playlist").json()
     assert playlist["inputs"]["learning"]["enabled"] is False
     client_for(therapist).put(url, {"enabled": True}, format="json")
-    items = _playlist(client_for(patient), make_session(patient, goal="calm"))
+    again = make_session(patient, goal="calm")
+    items = _playlist(client_for(patient), again)
     assert all(item["gain"] is not None for item in items)
+    learning_inputs = client_for(patient).get(f"/api/sessions/{again.pk}/playlist").json()
+    assert learning_inputs["inputs"]["learning"]["exploration"] == "thompson"
+    assert isinstance(learning_inputs["inputs"]["learning"]["draw_seed"], int)  # replayable
 
 
 @pytest.mark.django_db
