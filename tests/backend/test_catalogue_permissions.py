@@ -16,25 +16,18 @@ from backend.recommendations import services as recommendation_services
 from tests.backend.conftest import make_session
 from tests.backend.test_catalogue_api import FEATURES, make_catalogue
 from tests.backend.test_catalogue_import import GOOD, csv_bytes
-
-PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapist", "admin")
-DENY_ANON = (401, 403)
-
-
-def _row(**statuses: int | tuple[int, ...]) -> dict[str, Any]:
-    statuses.setdefault("anonymous", DENY_ANON)
-    return statuses
+from tests.personas import PATIENT_DATA, PERSONAS, cases, check, row, users
 
 
 def _all(status: int) -> dict[str, Any]:
-    return _row(
+    return row(
         patient=status, other_patient=status, therapist=status, other_therapist=status, admin=status
     )
 
 
-ADMIN_ONLY_200 = _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200)
+ADMIN_ONLY_200 = row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200)
 # Session data: the patient and their current therapist read; nobody else sees it exists.
-SESSION_READ = _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404)
+SESSION_READ = PATIENT_DATA
 
 MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("get", "/api/tracks", "", _all(200)),
@@ -45,7 +38,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "post",
         "/api/tracks",
         "track",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
     ),
     ("patch", "/api/tracks/{track}", "edit", ADMIN_ONLY_200),
     ("put", "/api/tracks/{track}", "track_put", ADMIN_ONLY_200),
@@ -53,14 +46,14 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "delete",
         "/api/tracks/{track}",
         "",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=204),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=204),
     ),
     ("get", "/api/tracks/export", "", ADMIN_ONLY_200),
     (
         "post",
         "/api/tracks/import",
         "csv",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
     ),
     ("get", "/api/tracks/imports", "", ADMIN_ONLY_200),
     ("get", "/api/tracks/imports/{job}", "", ADMIN_ONLY_200),
@@ -69,7 +62,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "post",
         "/api/sessions/{session}/playlist",
         "length",
-        _row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
+        row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
     ),
     ("get", "/api/sessions/{session}/playlists", "", SESSION_READ),
     ("get", "/api/sessions/{session}/feedback", "", SESSION_READ),
@@ -77,7 +70,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "post",
         "/api/sessions/{session}/feedback",
         "feedback",
-        _row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
+        row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
     ),
     # playback inside the session: the patient writes their own events; the patient and their
     # current therapist read what was heard and what it did; admins never see it
@@ -86,7 +79,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "post",
         "/api/sessions/{session}/playback",
         "playback",
-        _row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
+        row(patient=201, other_patient=404, therapist=403, other_therapist=404, admin=404),
     ),
     # the patient's response model: the patient and their therapist read; only the
     # therapist switches learning; nobody else learns that the patient exists
@@ -95,26 +88,19 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "put",
         "/api/patients/{patient}/music-learning",
         "learning",
-        _row(patient=403, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        row(patient=403, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
 ]
 
 
 @pytest.fixture
-def world(patient, other_patient, therapist, other_therapist, admin_user):  # type: ignore[no-untyped-def]
+def world(request, patient, other_patient, therapist, other_therapist, admin_user):  # type: ignore[no-untyped-def]
     tracks = make_catalogue(10)
     session = make_session(patient)
     playlist = recommendation_services.build_playlist(session=session, length=5)
     job = ImportJob.objects.create(filename="seed.csv", created_by=admin_user)
     return {
-        "users": {
-            "anonymous": None,
-            "patient": patient,
-            "other_patient": other_patient,
-            "therapist": therapist,
-            "other_therapist": other_therapist,
-            "admin": admin_user,
-        },
+        "users": users(request),
         "ids": {
             "track": tracks[0].pk,
             "session": session.pk,
@@ -146,11 +132,7 @@ def _body(kind: str, world: dict[str, Any]) -> tuple[dict[str, Any] | None, str]
     return None, "json"
 
 
-CASES = [
-    pytest.param(method, path, kind, persona, row[persona], id=f"{method} {path} as {persona}")
-    for method, path, kind, row in MATRIX
-    for persona in PERSONAS
-]
+CASES = cases(MATRIX)
 
 
 @pytest.mark.django_db
@@ -162,10 +144,7 @@ def test_endpoint_access(world, client_for, method, path, kind, persona, expecte
     response = (
         getattr(client, method)(url, body, format=fmt) if body else getattr(client, method)(url)
     )
-    allowed = expected if isinstance(expected, tuple) else (expected,)
-    assert response.status_code in allowed, response.content[:300]
-    if response.status_code >= 400:
-        assert "error" in response.json(), "errors use the one JSON error shape"
+    check(response, expected)
 
 
 @pytest.mark.django_db

@@ -13,15 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.backend.conftest import image_bytes, make_checkin, make_reading, make_session
-
-PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapist", "admin")
-DENY_ANON = (401, 403)
-
-
-def _row(**statuses: int | tuple[int, ...]) -> dict[str, Any]:
-    statuses.setdefault("anonymous", DENY_ANON)
-    return statuses
-
+from tests.personas import DENY_ANON, PERSONAS, cases, check, row, users
 
 # (method, path template, body kind) -> expected status per persona
 MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
@@ -29,143 +21,136 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
         "get",
         "/api/me",
         "",
-        _row(patient=200, other_patient=200, therapist=200, other_therapist=200, admin=200),
+        row(patient=200, other_patient=200, therapist=200, other_therapist=200, admin=200),
     ),
     (
         "get",
         "/api/sessions/{session}",
         "",
-        _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
     (
         "patch",
         "/api/sessions/{session}",
         "notes",
         # the patient's own notes: only the patient writes them
-        _row(patient=200, other_patient=404, therapist=403, other_therapist=404, admin=404),
+        row(patient=200, other_patient=404, therapist=403, other_therapist=404, admin=404),
     ),
     (
         "patch",
         "/api/sessions/{session}",
         "therapist_notes",
         # the therapists' notes: only a current therapist writes them
-        _row(patient=403, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        row(patient=403, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
     (
         "post",
         "/api/sessions",
         "session",
-        _row(patient=201, other_patient=201, therapist=403, other_therapist=403, admin=403),
+        row(patient=201, other_patient=201, therapist=403, other_therapist=403, admin=403),
     ),
     (
         "post",
         "/api/sessions/{session}/end",
         "",
-        _row(patient=200, other_patient=404, therapist=403, other_therapist=403, admin=403),
+        row(patient=200, other_patient=404, therapist=403, other_therapist=403, admin=403),
     ),
     (
         "post",
         "/api/sessions/{session}/frames",
         "frame",
-        _row(patient=202, other_patient=404, therapist=403, other_therapist=403, admin=403),
+        row(patient=202, other_patient=404, therapist=403, other_therapist=403, admin=403),
     ),
     (
         "get",
         "/api/sessions/{session}/frames",
         "",
-        _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
     (
         "get",
         "/api/sessions/{session}/readings",
         "",
-        _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
     (
         "get",
         "/api/frames/{frame}",
         "",
-        _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
     (
         "get",
         "/api/checkins/{checkin}",
         "",
-        _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
+        row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404),
     ),
     (
         "post",
         "/api/checkins",
         "checkin",
-        _row(patient=201, other_patient=400, therapist=403, other_therapist=403, admin=403),
+        row(patient=201, other_patient=400, therapist=403, other_therapist=403, admin=403),
     ),
     (
         "get",
         "/api/users",
         "",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200),
     ),
     (
         "post",
         "/api/users",
         "user",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
     ),
     (
         "get",
         "/api/assignments",
         "",
-        _row(patient=200, other_patient=200, therapist=200, other_therapist=200, admin=200),
+        row(patient=200, other_patient=200, therapist=200, other_therapist=200, admin=200),
     ),
     (
         "post",
         "/api/assignments",
         "assignment",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=201),
     ),
     (
         "post",
         "/api/assignments/{assignment}/end",
         "",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200),
     ),
     (
         "get",
         "/api/patients",
         "",
-        _row(patient=403, other_patient=403, therapist=200, other_therapist=200, admin=403),
+        row(patient=403, other_patient=403, therapist=200, other_therapist=200, admin=403),
     ),
     (
         "post",
         "/api/invitations",
         "invite",
-        _row(patient=403, other_patient=403, therapist=201, other_therapist=201, admin=403),
+        row(patient=403, other_patient=403, therapist=201, other_therapist=201, admin=403),
     ),
     (
         "get",
         "/api/me/consent",
         "",
-        _row(patient=200, other_patient=200, therapist=403, other_therapist=403, admin=403),
+        row(patient=200, other_patient=200, therapist=403, other_therapist=403, admin=403),
     ),
 ]
 
 
 @pytest.fixture
-def world(patient, other_patient, therapist, other_therapist, admin_user):  # type: ignore[no-untyped-def]
+def world(request, patient, other_patient, therapist, other_therapist, admin_user):  # type: ignore[no-untyped-def]
     session = make_session(patient)
     reading = make_reading(session)
     checkin = make_checkin(session)
     from backend.accounts.models import Assignment
 
     return {
-        "users": {
-            "anonymous": None,
-            "patient": patient,
-            "other_patient": other_patient,
-            "therapist": therapist,
-            "other_therapist": other_therapist,
-            "admin": admin_user,
-        },
+        "users": users(request),
         "ids": {
             "session": session.pk,
             "frame": reading.frame_id,
@@ -203,11 +188,7 @@ def _body(kind: str, world: dict[str, Any]) -> tuple[dict[str, Any] | None, str]
     return None, "json"
 
 
-CASES = [
-    pytest.param(method, path, kind, persona, row[persona], id=f"{method} {path} as {persona}")
-    for method, path, kind, row in MATRIX
-    for persona in PERSONAS
-]
+CASES = cases(MATRIX)
 
 
 @pytest.mark.django_db(transaction=False)
@@ -219,10 +200,7 @@ def test_endpoint_access(world, client_for, method, path, kind, persona, expecte
     response = (
         getattr(client, method)(url, body, format=fmt) if body else getattr(client, method)(url)
     )
-    allowed = expected if isinstance(expected, tuple) else (expected,)
-    assert response.status_code in allowed, response.content[:300]
-    if response.status_code >= 400:
-        assert "error" in response.json(), "errors use the one JSON error shape"
+    check(response, expected)
 
 
 @pytest.mark.django_db

@@ -14,17 +14,7 @@ import pytest
 
 from backend.common.models import AuditLog
 from tests.backend.conftest import make_reading, make_session
-
-PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapist", "admin")
-DENY_ANON = (401, 403)
-
-
-def _row(**statuses: int | tuple[int, ...]) -> dict[str, Any]:
-    statuses.setdefault("anonymous", DENY_ANON)
-    return statuses
-
-
-PATIENT_DATA = _row(patient=200, other_patient=404, therapist=200, other_therapist=404, admin=404)
+from tests.personas import PATIENT_DATA, PERSONAS, check, row, users
 
 # path template -> expected status per persona
 MATRIX: list[tuple[str, dict[str, Any]]] = [
@@ -39,16 +29,16 @@ MATRIX: list[tuple[str, dict[str, Any]]] = [
     ("/api/reports/patients/{patient}/chart.svg", PATIENT_DATA),
     (
         "/api/reports/caseload",
-        _row(patient=403, other_patient=403, therapist=200, other_therapist=200, admin=403),
+        row(patient=403, other_patient=403, therapist=200, other_therapist=200, admin=403),
     ),
     (
         "/api/audit",
-        _row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200),
+        row(patient=403, other_patient=403, therapist=403, other_therapist=403, admin=200),
     ),
     # a therapist's own user id is not a patient: nobody gets a report for it
     (
         "/api/reports/patients/{therapist}/trend",
-        _row(patient=404, other_patient=404, therapist=404, other_therapist=404, admin=404),
+        row(patient=404, other_patient=404, therapist=404, other_therapist=404, admin=404),
     ),
 ]
 
@@ -64,25 +54,18 @@ AUDITED_ACTION = {
 
 
 @pytest.fixture
-def world(patient, other_patient, therapist, other_therapist, admin_user):  # type: ignore[no-untyped-def]
+def world(request, patient, other_patient, therapist, other_therapist, admin_user):  # type: ignore[no-untyped-def]
     session = make_session(patient)
     make_reading(session)
     return {
-        "users": {
-            "anonymous": None,
-            "patient": patient,
-            "other_patient": other_patient,
-            "therapist": therapist,
-            "other_therapist": other_therapist,
-            "admin": admin_user,
-        },
+        "users": users(request),
         "ids": {"session": session.pk, "patient": patient.pk, "therapist": therapist.pk},
     }
 
 
 CASES = [
-    pytest.param(path, persona, row[persona], id=f"{path} as {persona}")
-    for path, row in MATRIX
+    pytest.param(path, persona, expected[persona], id=f"{path} as {persona}")
+    for path, expected in MATRIX
     for persona in PERSONAS
 ]
 
@@ -91,8 +74,7 @@ CASES = [
 def test_report_permission_matrix(world, client_for, path, persona, expected):
     user = world["users"][persona]
     response = client_for(user).get(path.format(**world["ids"]))
-    allowed = expected if isinstance(expected, tuple) else (expected,)
-    assert response.status_code in allowed, getattr(response, "content", b"")[:300]
+    check(response, expected)
 
     audited = AuditLog.objects.filter(actor=user) if user else AuditLog.objects.none()
     if response.status_code == 200 and persona == "therapist" and "audit" not in path:

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from backend.accounts.models import LoginFailure, User
 from tests.backend.conftest import PASSWORD
+from tests.personas import PERSONAS, users
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -149,7 +150,6 @@ def test_garbled_forwarded_address_is_no_500(patient: User, settings: Any) -> No
 
 # --- the data-rights endpoints, every persona ----------------------------------------------
 
-PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapist", "admin")
 DATA_RIGHTS_MATRIX = [
     # only the patient downloads their own data; nobody has a route to anyone else's
     ("get", "/api/me/export", dict(patient=200, other_patient=200)),
@@ -163,17 +163,8 @@ DATA_RIGHTS_MATRIX = [
 def test_data_rights_endpoints_per_persona(
     method: str, path: str, expected: dict[str, int], persona: str, request: Any, client_for: Any
 ) -> None:
-    people = {
-        name: request.getfixturevalue(fixture)
-        for name, fixture in [
-            ("patient", "patient"),
-            ("other_patient", "other_patient"),
-            ("therapist", "therapist"),
-            ("other_therapist", "other_therapist"),
-            ("admin", "admin_user"),
-        ]
-    }
-    user = people.get(persona)
+    people = users(request)
+    user = people[persona]
     response = getattr(client_for(user), method)(path.format(patient=people["patient"].pk))
     want = expected.get(persona, 403)
     assert response.status_code == want, (persona, response.content[:200])

@@ -11,21 +11,12 @@ from typing import Any
 import pytest
 
 from tests.backend.conftest import make_reading, make_session
-
-PERSONAS = ("anonymous", "patient", "other_patient", "therapist", "other_therapist", "admin")
-DENY_ANON = (401, 403)
+from tests.personas import PATIENT_DATA, PERSONAS, check, users
 
 MATRIX: list[tuple[str, dict[str, Any]]] = [
     (
         "/api/sessions/{session}/events?seconds=0.5",
-        dict(
-            anonymous=DENY_ANON,
-            patient=200,
-            other_patient=404,
-            therapist=200,
-            other_therapist=404,
-            admin=404,
-        ),
+        PATIENT_DATA,
     ),
     ("/api/health", dict.fromkeys(PERSONAS, 200)),
     ("/api/metrics", dict.fromkeys(PERSONAS, 200)),
@@ -38,22 +29,10 @@ MATRIX: list[tuple[str, dict[str, Any]]] = [
 def test_live_and_ops_endpoint_access(
     request, client_for, patient, therapist, persona, path, expected
 ):
-    request.getfixturevalue("other_therapist")
-    request.getfixturevalue("admin_user")
-    users = {
-        "anonymous": None,
-        "patient": patient,
-        "other_patient": request.getfixturevalue("other_patient"),
-        "therapist": therapist,
-        "other_therapist": request.getfixturevalue("other_therapist"),
-        "admin": request.getfixturevalue("admin_user"),
-    }
     session = make_session(patient)
     make_reading(session)
 
-    response = client_for(users[persona]).get(path.format(session=session.pk))
+    response = client_for(users(request)[persona]).get(path.format(session=session.pk))
     if response.streaming:
         b"".join(response.streaming_content)
-
-    allowed = expected[persona]
-    assert response.status_code in (allowed if isinstance(allowed, tuple) else (allowed,))
+    check(response, expected[persona])
