@@ -30,8 +30,7 @@ def get_pipeline() -> Any:
                 from ml import EmotionPipeline
                 from ml.pipeline import retry_views
 
-                if config.TORCH_THREADS:
-                    torch.set_num_threads(config.TORCH_THREADS)
+                torch.set_num_threads(config.TORCH_THREADS)
                 started = time.perf_counter()
                 _pipeline = EmotionPipeline.from_checkpoint(
                     settings.ML_CHECKPOINT,
