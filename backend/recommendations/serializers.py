@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from backend.catalogue.models import Track
@@ -173,3 +175,44 @@ class ListeningSerializer(serializers.ModelSerializer[Listening]):
 
 class LearningSwitchSerializer(serializers.Serializer[None]):
     enabled = serializers.BooleanField()
+
+
+# --- "what works": the documented response of GET /api/patients/{id}/what-works ---------------
+
+
+class FeatureEffectSerializer(serializers.Serializer[Any]):
+    feature = serializers.CharField()  # a learning.FEATURES name
+    effect = serializers.FloatField()  # along the goal's direction, per track
+    interval90 = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2)
+    clear = serializers.BooleanField()  # the interval excludes 0
+    words = serializers.CharField()  # the end of the feature that helps, in words
+
+
+class TrackEffectSerializer(serializers.Serializer[Any]):
+    track = TrackNameSerializer()
+    progress = serializers.FloatField()
+    interval90 = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2)
+    plays = serializers.IntegerField()
+    sessions = serializers.IntegerField()
+
+
+class GoalEffectsSerializer(serializers.Serializer[Any]):
+    features = FeatureEffectSerializer(many=True)
+    tracks = TrackEffectSerializer(many=True)
+    measured_plays = serializers.IntegerField()
+
+
+class GoalsSerializer(serializers.Serializer[Any]):
+    calm = GoalEffectsSerializer()
+    uplift = GoalEffectsSerializer()
+    energise = GoalEffectsSerializer()
+
+
+class WhatWorksSerializer(serializers.Serializer[Any]):
+    patient = serializers.IntegerField()
+    learning_enabled = serializers.BooleanField()
+    sessions = serializers.IntegerField()
+    measured_stretches = serializers.IntegerField()
+    model = serializers.CharField()
+    notice = serializers.CharField()
+    goals = GoalsSerializer()

@@ -4,7 +4,6 @@ therapists read (via backend.therapy.selectors); only the patient writes."""
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -26,6 +25,7 @@ from backend.recommendations.serializers import (
     PlaylistRequestSerializer,
     RecommendationSerializer,
     TrackFeedbackSerializer,
+    WhatWorksSerializer,
 )
 from backend.therapy import selectors as therapy_selectors
 from backend.therapy.models import TherapySession
@@ -196,7 +196,7 @@ def _patient(request: Request, patient_id: int) -> User:
 
 class WhatWorksView(APIView):
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses=WhatWorksSerializer,
         summary="What works for this patient: the audio features and tracks with the strongest "
         "measured responses per goal, with 90% intervals (observations, not a diagnosis)",
     )
