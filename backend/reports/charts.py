@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import textwrap
+import warnings
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,8 @@ matplotlib.rcParams["pdf.fonttype"] = 42  # TrueType in PDFs keeps the text extr
 matplotlib.rcParams["svg.fonttype"] = "none"
 # fontTools logs every font subset it writes into a PDF at INFO level.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
+# A name or title in a script the bundled font lacks is drawn as boxes; that is not news.
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
 
 EMOTION_COLOURS = {
     "angry": "#d62728",
