@@ -61,6 +61,8 @@ def test_every_therapist_read_of_patient_data_is_audited(
             f"/api/sessions/{session.pk}/playlists",
         ],
         "events_stream": [f"/api/sessions/{session.pk}/events?seconds=0.2"],
+        "listening": [f"/api/sessions/{session.pk}/playback"],
+        "what_works": [f"/api/patients/{patient.pk}/what-works"],
     }
     for action, paths in reads.items():
         for path in paths:
