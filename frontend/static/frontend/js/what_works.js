@@ -19,6 +19,18 @@ function featureItem(f) {
       fmtSigned(hi)}`, f.clear ? [" ", el("span", { class: "badge good", text: "clear" })] : null);
 }
 
+// Features whose 90% interval excludes zero are findings; the rest are only leading
+// estimates, kept one click away so a handful of plays does not read as a pattern.
+function featureList(features) {
+  const clear = features.filter((f) => f.clear);
+  const leading = features.filter((f) => !f.clear);
+  return [el("h4", { text: "Features" }),
+    clear.length ? el("ul", {}, clear.map(featureItem))
+      : el("p", { class: "muted", text: "No audio feature stands out yet: every interval still includes zero." }),
+    leading.length ? el("details", {}, el("summary", { text: `Leading estimates (${leading.length}, not yet clear)` }),
+      el("ul", {}, leading.map(featureItem))) : null];
+}
+
 function trackTable(tracks) {
   const head = ["Track", "Toward the goal", "90% interval", "Plays", "Sessions"];
   return el("div", { class: "table-wrap" }, el("table", {},
@@ -35,8 +47,7 @@ function goalBlock(goal, data) {
   return el("div", { class: "works", "data-goal": goal },
     el("h3", { text: GOALS[goal] || goal }),
     known ? null : el("p", { class: "muted", text: "No measured responses yet." }),
-    data.features.length ? [el("h4", { text: "Features" }),
-      el("ul", {}, data.features.map(featureItem))] : null,
+    data.features.length ? featureList(data.features) : null,
     data.tracks.length ? [
       el("h4", { text: `Tracks (${plural(data.measured_plays, "measured play")})` }),
       trackTable(data.tracks)] : null);
