@@ -19,7 +19,12 @@ from playwright.sync_api import expect
 from backend.catalogue import services as catalogue
 from backend.catalogue.models import Track
 from backend.recommendations import services as recommendations
-from backend.recommendations.models import Listening, PlaybackEvent, ResponseProfile
+from backend.recommendations.models import (
+    Listening,
+    PlaybackEvent,
+    ResponseProfile,
+    TrackFeedback,
+)
 from tests.e2e.conftest import login
 from tests.e2e.seed import heard_track, past_session
 from tests.e2e.test_patient_session import start_session
@@ -171,6 +176,18 @@ def test_a_spotify_track_plays_in_the_embed_player(
     (item, kind, position), *_ = eventually(lambda: events(session))
     assert (kind, position) == ("started", 0)
     screenshot(page, "spotify")
+
+    # the patient rates their mood with the track: a check-in that attribution counts
+    checkin = page.locator("#track-rating")
+    expect(checkin).to_contain_text(f"How do you feel with “{track.title}”?")
+    checkin.locator("summary").click()
+    page.locator("#track-valence").fill("0.4")
+    page.locator("#track-arousal").fill("-0.3")
+    page.get_by_role("button", name="Save", exact=True).click()
+    rated = eventually(
+        lambda: TrackFeedback.objects.filter(session=session, valence__isnull=False).first()
+    )
+    assert (rated.track_id, rated.valence, rated.arousal) == (track.pk, 0.4, -0.3)
 
     # the page cannot see inside the embed: "Next track" says it was heard to the end
     time.sleep(0.3)

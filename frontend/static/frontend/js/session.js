@@ -7,7 +7,7 @@ import { vaPlane } from "./charts.js";
 import { bindCheckin, readCheckin } from "./checkin.js";
 import { LiveFeed } from "./live.js";
 import { Player } from "./player.js";
-import { Playlist } from "./playlist.js";
+import { entries, Playlist } from "./playlist.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { session: null, consent: false, trail: [], live: null, mood: null, target: null,
@@ -109,7 +109,10 @@ function enterSession(session) {
     skip: $("player-skip"),
   }, {
     upcoming: () => state.playlist.upcoming(),
-    onTrack: (trackId) => state.playlist.setPlaying(trackId),
+    onTrack: (trackId) => {
+      state.playlist.setPlaying(trackId);
+      if (trackId !== null) offerTrackCheckin(trackId);
+    },
   });
   state.camera = new Camera($("preview"), uploadFrame);
   state.playlist.refresh();  // the first playlist starts from the check-in
@@ -120,6 +123,30 @@ function enterSession(session) {
   state.live.start();
   $("camera-start").focus();
 }
+
+// ---- a check-in with the track that plays (or just played) ----
+// The patient's own rating joins the faces in measuring what the track did to their mood.
+function offerTrackCheckin(trackId) {
+  const entry = entries(state.playlist.data || {}).find(({ track }) => track.id === trackId);
+  if (!entry) return;
+  state.ratedTrack = entry.track;
+  $("track-rating-title").textContent = entry.track.title;
+  $("track-rating").hidden = false;
+}
+
+$("track-rating-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const track = state.ratedTrack;
+  if (!track) return;
+  try {
+    const result = await api(`/api/sessions/${state.session.id}/feedback`, {
+      method: "POST", body: { track: track.id, kind: "played", ...readCheckin("track") },
+    });
+    $("track-rating").open = false;
+    toast(`Thanks: your mood with “${track.title}” is saved.`);
+    if (result.playlist) state.playlist.render(result.playlist);
+  } catch (err) { toast(`Could not save it: ${err.message}`); }
+});
 
 async function uploadFrame(blob, capturedAt) {
   const form = new FormData();
@@ -269,5 +296,6 @@ async function showSummary() {
 // ---- start ----
 bindCheckin("before");
 bindCheckin("after");
+bindCheckin("track");
 loadConsent().catch((err) => toast(err.message));
 findOpenSession().catch(() => {});
