@@ -37,7 +37,7 @@ RECENT_WINDOW = timedelta(days=30)
 READINGS_FALLBACK = 10  # primary readings averaged when the session has no smoothed mood yet
 _lock = threading.Lock()
 _cache: dict[str, Any] = {"version": None, "catalogue": None}
-_population: dict[str, Any] = {"version": None, "evidence": None}
+_population: dict[str, Any] = {"version": None, "pooled": None, "parts": {}}
 
 
 def catalogue_version() -> tuple[int | None, datetime | None]:
@@ -253,22 +253,40 @@ def latest_feedback(session_id: int) -> dict[int, str]:
 # --- learning: the patients' response models ---------------------------------------------
 
 
-def population_evidence() -> learning.Evidence:
-    """Every patient's evidence pooled (the population prior's data), cached per process until
-    a profile changes. Summed afresh, so an erased patient leaves it at the next change."""
-    version = tuple(
-        ResponseProfile.objects.aggregate(n=Count("id"), latest=Max("updated_at")).values()
-    )
+def population_evidence() -> tuple[learning.Evidence, dict[int, learning.Evidence]]:
+    """(every patient's evidence pooled, each patient's part of that sum), cached per process.
+
+    Kept current incrementally: each call compares (count, latest updated_at) of the profiles
+    with the cached ones and reads only the profiles updated since; a profile that disappeared
+    (an erased patient) makes it sum everything afresh. The parts let a patient's prior leave
+    out exactly what the cached sum holds of them."""
+    count, latest = ResponseProfile.objects.aggregate(
+        n=Count("id"), latest=Max("updated_at")
+    ).values()
     with _lock:
-        if _population["version"] != version or _population["evidence"] is None:
-            pooled = learning.Evidence.empty()
-            for evidence in ResponseProfile.objects.exclude(evidence={}).values_list(
-                "evidence", flat=True
-            ):
-                pooled = pooled + learning.Evidence.from_json(evidence)
-            _population["evidence"], _population["version"] = pooled, version
-        result: learning.Evidence = _population["evidence"]
-        return result
+        cached = _population
+        if cached["version"] == (count, latest):
+            return cached["pooled"], cached["parts"]
+        parts: dict[int, learning.Evidence] = dict(cached["parts"])
+        pooled: learning.Evidence = cached["pooled"] or learning.Evidence.empty()
+        since = cached["version"][1] if cached["version"] else None
+        rows = ResponseProfile.objects.all()
+        if since is not None and count >= len(parts):
+            rows = rows.filter(updated_at__gte=since)
+        else:
+            parts, pooled = {}, learning.Evidence.empty()
+        for patient_id, evidence in rows.values_list("patient_id", "evidence"):
+            part = learning.Evidence.from_json(evidence)
+            pooled = pooled - parts.get(patient_id, learning.Evidence.empty()) + part
+            parts[patient_id] = part
+        if len(parts) != count:  # rows went away between the two queries: start over
+            parts = {
+                pid: learning.Evidence.from_json(e)
+                for pid, e in ResponseProfile.objects.values_list("patient_id", "evidence")
+            }
+            pooled = sum(parts.values(), learning.Evidence.empty())
+        _population.update(version=(count, latest), pooled=pooled, parts=parts)
+        return pooled, parts
 
 
 @dataclass(frozen=True)
@@ -282,9 +300,11 @@ def learning_state(patient_id: int) -> LearningState:
     """The patient's switch and posterior (their evidence over the population prior)."""
     profile = ResponseProfile.objects.filter(patient_id=patient_id).first()
     own = learning.Evidence.from_json(profile.evidence if profile else None)
+    pooled, parts = population_evidence()
+    others = pooled - parts.get(patient_id, learning.Evidence.empty())
     return LearningState(
         enabled=profile.learning_enabled if profile else True,
-        posterior=learning.posterior_for(own, population_evidence()),
+        posterior=learning.patient_posterior(own, learning.population_posterior(others).mean),
         sessions=profile.sessions if profile else 0,
     )
 

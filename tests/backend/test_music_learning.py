@@ -364,3 +364,30 @@ def test_learned_reasons_say_what_worked_in_plain_words(patient: Any, catalogue:
     )
     reasons = list(recommendation.items.values_list("reason", flat=True))
     assert any("You have calmed with acoustic" in r and "over 3 sessions" in r for r in reasons)
+
+
+@pytest.mark.django_db
+def test_the_population_sum_follows_profiles_as_they_change_and_go(
+    patient: Any, other_patient: Any
+) -> None:
+    from backend.recommendations import selectors
+
+    def evidence(value: float) -> dict[str, Any]:
+        x = np.ones((2, learning.D))
+        return learning.Evidence.of(x, np.full((2, 2), value), np.full(2, 0.01)).to_json()
+
+    def full_sum() -> np.ndarray:
+        rows = ResponseProfile.objects.values_list("evidence", flat=True)
+        return sum((learning.Evidence.from_json(e) for e in rows), learning.Evidence.empty()).xtwy
+
+    mine = ResponseProfile.objects.create(patient=patient, evidence=evidence(0.1))
+    ResponseProfile.objects.create(patient=other_patient, evidence=evidence(-0.2))
+    for change in ("created", "updated", "erased"):
+        if change == "updated":
+            mine.evidence, mine.updated_at = evidence(0.3), timezone.now()
+            mine.save()
+        if change == "erased":
+            mine.delete()
+        pooled, parts = selectors.population_evidence()
+        assert np.allclose(pooled.xtwy, full_sum()), change
+        assert (patient.pk in parts) == (change != "erased")
