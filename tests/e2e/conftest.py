@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +87,19 @@ def browser(chromium_path: str, camera_clip: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(
-    browser: Any, live_server: Any, transactional_db: None
+    request: pytest.FixtureRequest, browser: Any, live_server: Any, transactional_db: None
 ) -> Iterator[Callable[..., Any]]:
-    """Open a fresh browser context (its own cookies) on the live server; may be called twice."""
+    """Open a fresh browser context (its own cookies) on the live server, or on the production
+    server (uvicorn) when the test asks for `web_server`; may be called twice."""
     contexts: list[Any] = []
+    server = (
+        request.getfixturevalue("web_server")
+        if "web_server" in request.fixturenames
+        else live_server
+    )
 
     def make(**options: Any) -> Any:
-        context = browser.new_context(base_url=live_server.url, **options)
+        context = browser.new_context(base_url=server.url, **options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
@@ -219,6 +229,80 @@ def celery_worker(live_server: Any, settings: Any, tmp_path: Path) -> Iterator[s
     log.close()
     if os.environ.get("E2E_SCREENSHOTS"):
         shutil.copy(tmp_path / "worker.log", ROOT / "var" / "screenshots" / "worker.log")
+
+
+@dataclass
+class WebServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def _hash_for_a_real_server() -> None:
+    """The suite hashes passwords with MD5 for speed; a server with the production settings
+    does not accept MD5, so the personas get a PBKDF2 hash of the same password (with few
+    iterations: the server upgrades it on the first sign-in)."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password
+
+    from backend.accounts.models import User
+
+    hasher = PBKDF2PasswordHasher()
+    for user in User.objects.filter(password__startswith="md5$"):
+        if check_password(PASSWORD, user.password):
+            encoded = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
+            User.objects.filter(pk=user.pk).update(password=encoded)
+
+
+@pytest.fixture
+def web_server(settings: Any, tmp_path: Path, personas: dict[str, Any]) -> Iterator[WebServer]:
+    """The production web server (deploy/serve.py's uvicorn command, one process) on the test
+    database, this run's broker and the test's media folder; stopped (SIGTERM, then kill)
+    after the test, also when it fails."""
+    from django.db import connection
+
+    from deploy.serve import command
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the web server shares the test database only on PostgreSQL (set DATABASE_URL)")
+    _hash_for_a_real_server()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backend.config.settings",
+        "DATABASE_URL": _database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "SERVE_STATIC": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = (tmp_path / "web.log").open("wb")
+    proc = subprocess.Popen(
+        command(bind=f"127.0.0.1:{port}", workers=1),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "web.log").read_text(errors="replace")
+                assert time.monotonic() < deadline, "the web server did not answer in 30 s"
+                time.sleep(0.2)
+        yield WebServer(url=url, process=proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def worker_log_tail(proc: subprocess.Popen, lines: int = 40) -> str:

@@ -264,3 +264,23 @@ def test_no_measured_responses_yet(new_page: Any, personas: dict[str, Any]) -> N
     login(page, "ther")
     page.goto(f"/patients/{personas['patient'].pk}/")
     expect(page.locator("#works-goals")).to_have_text("No measured responses yet.")
+
+
+def test_local_audio_streams_and_plays_under_the_production_server(
+    new_page: Any, personas: dict[str, Any], web_server: Any
+) -> None:
+    """The same player against uvicorn and the ASGI app: the audio endpoint streams the file,
+    Chromium plays it to its end, the queue moves on."""
+    catalogue_of(8, audio=True)
+    page = new_page()
+    login(page, "pat")
+    session = start_session(page, word="tense")
+    page.locator("#playlist li").nth(2).wait_for()
+    page.get_by_role("button", name="Play", exact=True).click()
+    (item, kind, position), *_ = eventually(lambda: events(session))
+    assert kind == "started" and position < 300
+    finished = eventually(lambda: [e for e in events(session) if e[1] == "finished"], 15)
+    assert finished[0][0] == item and finished[0][2] == CLIP_MS
+    eventually(lambda: len([e for e in events(session) if e[1] == "started"]) == 2)
+    assert Listening.objects.get(item_id=item).listened_ms > 0
+    assert not page.js_errors

@@ -43,6 +43,7 @@ def test_patient_runs_a_session_end_to_end(
     personas: dict[str, Any],
     screenshot: Any,
     celery_worker: Any,
+    web_server: Any,  # the production server: uvicorn, the ASGI app, live events over Redis
     shared_data: Path,
 ) -> None:
     from backend.recommendations.models import TrackFeedback
