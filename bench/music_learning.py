@@ -91,21 +91,7 @@ def load_catalogue(path: Path) -> tuple[Any, np.ndarray]:
             [artists.setdefault(r["artist"].lower(), len(artists)) for r in rows], dtype=np.int64
         ),
         region=np.array([MOODS.index(r) for r in column("mood_region")], dtype=np.int64),
-        features=learning.feature_matrix(
-            {
-                name: column(name)
-                for name in (
-                    "valence",
-                    "energy",
-                    "tempo",
-                    "acousticness",
-                    "danceability",
-                    "instrumentalness",
-                    "mode",
-                    "genre",
-                )
-            }
-        ),
+        features=learning.feature_matrix({name: column(name) for name in learning.INPUTS}),
     )
     seconds = np.minimum(np.array(column("duration_ms")) / 1000.0, TRACK_SECONDS)
     return catalogue, seconds

@@ -39,8 +39,8 @@ import numpy as np
 
 VERSION = "bayes-linear-v1"
 GENRES = ("edm", "latin", "pop", "r&b", "rap", "rock")
-FEATURES = (
-    "intercept",
+# The track values feature_matrix reads (Track fields and the catalogue CSV's columns alike).
+INPUTS = (
     "valence",
     "energy",
     "tempo",
@@ -48,8 +48,9 @@ FEATURES = (
     "danceability",
     "instrumentalness",
     "mode",
-    *(f"genre:{g}" for g in GENRES),
+    "genre",
 )
+FEATURES = ("intercept", *INPUTS[:-1], *(f"genre:{g}" for g in GENRES))
 D = len(FEATURES)
 PRIOR_SD = 0.04  # between-patient spread of each effect (plane units per track)
 POPULATION_SD = 0.1  # the weak prior under the pooled population estimate

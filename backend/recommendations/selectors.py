@@ -60,17 +60,6 @@ CATALOGUE_COLUMNS = (
     "mode",
     "genre",
 )
-# The Track columns learning.feature_matrix reads (by its names).
-FEATURE_COLUMNS = {
-    "valence": "valence",
-    "energy": "energy",
-    "tempo": "tempo",
-    "acousticness": "acousticness",
-    "danceability": "danceability",
-    "instrumentalness": "instrumentalness",
-    "mode": "mode",
-    "genre": "genre",
-}
 
 
 def _load() -> Catalogue:
@@ -91,19 +80,17 @@ def _load() -> Catalogue:
         energy=np.array(columns[4], dtype=np.float64),
         artist=np.array(codes, dtype=np.int64),
         region=np.array([MOODS.index(r) for r in columns[6]], dtype=np.int64),
-        features=learning.feature_matrix({k: by_name[c] for k, c in FEATURE_COLUMNS.items()}),
+        features=learning.feature_matrix({name: by_name[name] for name in learning.INPUTS}),
     )
 
 
 def track_features(track_ids: list[int]) -> dict[int, np.ndarray]:
     """track id -> its learning.feature_matrix row (active or not)."""
-    rows = list(
-        Track.objects.filter(pk__in=set(track_ids)).values_list("pk", *FEATURE_COLUMNS.values())
-    )
+    rows = list(Track.objects.filter(pk__in=set(track_ids)).values_list("pk", *learning.INPUTS))
     if not rows:
         return {}
     columns = list(zip(*rows, strict=True))
-    x = learning.feature_matrix(dict(zip(FEATURE_COLUMNS, columns[1:], strict=True)))
+    x = learning.feature_matrix(dict(zip(learning.INPUTS, columns[1:], strict=True)))
     return {int(pk): x[i] for i, pk in enumerate(columns[0])}
 
 

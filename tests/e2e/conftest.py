@@ -220,12 +220,7 @@ def celery_worker(live_server: Any, settings: Any, tmp_path: Path) -> Iterator[s
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = tmp_path / "worker.log"  # type: ignore[attr-defined]
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc)
     log.close()
     if os.environ.get("E2E_SCREENSHOTS"):
         shutil.copy(tmp_path / "worker.log", ROOT / "var" / "screenshots" / "worker.log")
@@ -296,13 +291,18 @@ def web_server(settings: Any, tmp_path: Path, personas: dict[str, Any]) -> Itera
                 time.sleep(0.2)
         yield WebServer(url=url, process=proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 20 s: a process a test started never outlives it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def worker_log_tail(proc: subprocess.Popen, lines: int = 40) -> str:
