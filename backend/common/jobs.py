@@ -61,6 +61,21 @@ def enqueue(name: str, *args: Any) -> None:
     transaction.on_commit(lambda: _publish(name, *args))
 
 
+def enqueue_best_effort(name: str, *args: Any) -> None:
+    """enqueue() for bookkeeping that a later run makes up for: when the broker cannot take
+    the message it is logged, not raised (the request or the frame it follows still counts)."""
+    if name not in QUEUE_SETTINGS:
+        raise ValueError(f"unknown task name {name!r}")
+    transaction.on_commit(lambda: _send_or_log(name, *args))
+
+
+def _send_or_log(name: str, *args: Any) -> None:
+    try:
+        send_now(name, *args)
+    except BrokerUnavailable as exc:
+        logger.warning("task not queued task=%s args=%s: %s", name, args, exc)
+
+
 def _publish(name: str, *args: Any) -> None:
     from backend.common.faults import fault_point
 

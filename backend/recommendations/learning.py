@@ -233,23 +233,19 @@ def summary(posterior: Posterior, goals: Sequence[str] = tuple(GOAL_POINTS)) -> 
         if direction is None:
             continue
         mean, sd = posterior.effect(direction)
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[float, dict[str, Any]]] = []
         for k, name in enumerate(FEATURES):
             if name == "intercept":
                 continue
             lo, hi = interval(float(mean[k]), float(sd[k]))
-            rows.append(
-                {
-                    "feature": name,
-                    "effect": round(float(mean[k]), 4),
-                    "interval90": [round(lo, 4), round(hi, 4)],
-                    "clear": lo > 0 or hi < 0,
-                    "words": FEATURE_WORDS[name][0 if mean[k] > 0 else 1],
-                    "_z": abs(float(mean[k])) / max(float(sd[k]), 1e-9),
-                }
-            )
-        rows.sort(key=lambda r: -float(r["_z"]))
-        for row in rows:
-            del row["_z"]
-        out[goal] = rows
+            row = {
+                "feature": name,
+                "effect": round(float(mean[k]), 4),
+                "interval90": [round(lo, 4), round(hi, 4)],
+                "clear": lo > 0 or hi < 0,
+                "words": FEATURE_WORDS[name][0 if mean[k] > 0 else 1],
+            }
+            rows.append((abs(float(mean[k])) / max(float(sd[k]), 1e-9), row))
+        rows.sort(key=lambda scored: -scored[0])
+        out[goal] = [row for _, row in rows]
     return out

@@ -255,21 +255,21 @@ def population_evidence() -> tuple[learning.Evidence, dict[int, learning.Evidenc
         if cached["version"] == (count, latest):
             return cached["pooled"], cached["parts"]
         parts: dict[int, learning.Evidence] = dict(cached["parts"])
-        pooled: learning.Evidence = cached["pooled"] or learning.Evidence.empty()
-        since = cached["version"][1] if cached["version"] else None
-        rows = ResponseProfile.objects.all()
-        if since is not None and count >= len(parts):
-            rows = rows.filter(updated_at__gte=since)
-        else:
-            parts, pooled = {}, learning.Evidence.empty()
-        for patient_id, evidence in rows.values_list("patient_id", "evidence"):
-            part = learning.Evidence.from_json(evidence)
-            pooled = pooled - parts.get(patient_id, learning.Evidence.empty()) + part
-            parts[patient_id] = part
-        if len(parts) != count:  # rows went away between the two queries: start over
+        pooled: learning.Evidence | None = cached["pooled"]
+        if pooled is not None:  # add what changed since the cached sum
+            since = cached["version"][1]
+            rows = ResponseProfile.objects.all()
+            changed = rows if since is None else rows.filter(updated_at__gte=since)
+            for patient_id, evidence in changed.values_list("patient_id", "evidence"):
+                part = learning.Evidence.from_json(evidence)
+                pooled = pooled - parts.get(patient_id, learning.Evidence.empty()) + part
+                parts[patient_id] = part
+        if pooled is None or len(parts) != count:  # first use, or a profile went away
             parts = {
-                pid: learning.Evidence.from_json(e)
-                for pid, e in ResponseProfile.objects.values_list("patient_id", "evidence")
+                patient_id: learning.Evidence.from_json(evidence)
+                for patient_id, evidence in ResponseProfile.objects.values_list(
+                    "patient_id", "evidence"
+                )
             }
             pooled = sum(parts.values(), learning.Evidence.empty())
         _population.update(version=(count, latest), pooled=pooled, parts=parts)
@@ -318,9 +318,7 @@ def what_works(patient_id: int) -> dict[str, Any]:
     with that goal (inverse-variance mean over its plays), with a 90% interval."""
     state = learning_state(patient_id)
     rows = list(
-        Listening.objects.filter(patient_id=patient_id, effect_progress__isnull=False)
-        .select_related("track")
-        .values_list(
+        Listening.objects.filter(patient_id=patient_id, effect_progress__isnull=False).values_list(
             "goal",
             "track_id",
             "track__title",

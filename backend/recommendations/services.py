@@ -83,10 +83,11 @@ def build_playlist(
     catalogue = selectors.active_catalogue()
     last_played = _tempo_energy(catalogue, state.last_played)
     start = (_clip(mood.valence), _clip(mood.arousal))
-    draw_seed = secrets.randbits(32)  # stored: the build, its Thompson draw included, replays
-    learned = _learned(session, start, catalogue, rng or np.random.default_rng(draw_seed))
-    if learned is not None and rng is None:
-        learned.inputs["draw_seed"] = draw_seed
+    # the seed is stored: the build, its Thompson draw included, can be replayed
+    seed = secrets.randbits(32) if rng is None else None
+    learned, learning_inputs = _learned(
+        session, start, catalogue, rng or np.random.default_rng(seed), seed
+    )
     plan = scoring.build_playlist(
         catalogue,
         start=start,
@@ -118,7 +119,7 @@ def build_playlist(
             "previous_track": state.last_played,
             "requested": remaining,
             "waypoints": [[round(float(v), 4), round(float(a), 4)] for v, a in plan.waypoints],
-            "learning": learned.inputs if learned else _learning_off(session),
+            "learning": learning_inputs,
         },
     )
     played = _played_items(recommendation, state.played_order)
@@ -156,16 +157,6 @@ class _Learned:
     posterior: learning.Posterior
     direction: np.ndarray
     sessions: int
-    inputs: dict[str, Any]
-
-
-def _learning_off(session: TherapySession) -> dict[str, Any]:
-    return {
-        "enabled": False,
-        "why": "off for this patient"
-        if session.goal in (learning.GOAL_POINTS)
-        else f"no direction to learn for goal {session.goal!r}",
-    }
 
 
 def _learned(
@@ -173,32 +164,36 @@ def _learned(
     start: tuple[float, float],
     catalogue: scoring.Catalogue,
     rng: np.random.Generator,
-) -> _Learned | None:
-    """The learned term for this build: one Thompson draw of the patient's response model,
-    projected on the direction from the current mood to the goal; None when the patient's
-    learning is off or the goal has no direction (maintain, or already there)."""
+    seed: int | None,
+) -> tuple[_Learned | None, dict[str, Any]]:
+    """The learned term for this build (one Thompson draw of the patient's response model,
+    projected on the direction from the current mood to the goal) and what the playlist's
+    inputs say of it; no term when the patient's learning is off or there is no direction to
+    progress in (maintain, or the mood is already at the goal)."""
     direction = learning.goal_direction(session.goal, start)
     if direction is None:
-        return None
+        return None, {"enabled": False, "why": f"no direction to progress in ({session.goal})"}
     state = selectors.learning_state(session.patient_id)
     if not state.enabled:
-        return None
+        return None, {"enabled": False, "why": "switched off for this patient"}
     draw = state.posterior.sample(rng)
-    return _Learned(
+    inputs = {
+        "enabled": True,
+        "model": learning.VERSION,
+        "exploration": "thompson",
+        "own_stretches": state.posterior.count,
+        "sessions": state.sessions,
+        "direction": [round(float(d), 4) for d in direction],
+        "max_departure": scoring.MAX_DEPARTURE,
+        **({"draw_seed": seed} if seed is not None else {}),
+    }
+    learned = _Learned(
         gain=learning.gains(catalogue.features, draw, direction),
         posterior=state.posterior,
         direction=direction,
         sessions=state.sessions,
-        inputs={
-            "enabled": True,
-            "model": learning.VERSION,
-            "exploration": "thompson",
-            "own_stretches": state.posterior.count,
-            "sessions": state.sessions,
-            "direction": [round(float(d), 4) for d in direction],
-            "max_departure": scoring.MAX_DEPARTURE,
-        },
     )
+    return learned, inputs
 
 
 def _with_learned_reason(
@@ -378,6 +373,7 @@ def record_playback(
     if kind == PlaybackKind.STARTED:
         if open_ is not None:
             _close(open_, StretchOutcome.INTERRUPTED, None, now)
+            open_.save()
         listening = Listening.objects.create(
             session=session,
             patient_id=session.patient_id,
@@ -447,8 +443,7 @@ def _close(listening: Listening, outcome: str, position_ms: int | None, now: dat
         listening.end_position_ms = position_ms
     listening.outcome = outcome
     listening.ended_at = now
-    measure(listening)
-    listening.save()
+    measure(listening)  # saved by the caller
 
 
 def measure(listening: Listening) -> None:
@@ -525,12 +520,11 @@ def learn_from_session(*, session_id: int) -> ResponseProfile | None:
     with transaction.atomic():
         for listening in Listening.objects.select_for_update().filter(session=session):
             if listening.outcome == StretchOutcome.PLAYING:
-                _close(
-                    listening, StretchOutcome.INTERRUPTED, None, session.ended_at or timezone.now()
-                )
+                end = session.ended_at or timezone.now()
+                _close(listening, StretchOutcome.INTERRUPTED, None, end)
             else:
                 measure(listening)
-                listening.save()
+            listening.save()
         return rebuild_profile(patient_id=session.patient_id)
 
 

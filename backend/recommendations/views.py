@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts.models import Role, User
+from backend.accounts.models import User
 from backend.catalogue.models import Track
 from backend.common import audit
 from backend.common.models import AuditAction
@@ -187,9 +187,8 @@ class PlaybackView(APIView):
 
 
 def _patient(request: Request, patient_id: int) -> User:
-    """The patient, when the user may see them (themselves, or their current therapist)."""
-    patient = User.objects.filter(pk=patient_id, role=Role.PATIENT).first()
-    if patient is None or not therapy_selectors.can_view_patient(request.user, patient.pk):
+    patient = therapy_selectors.visible_patient(request.user, patient_id)
+    if patient is None:
         raise Http404
     return patient
 

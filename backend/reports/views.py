@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts.models import Role, User
+from backend.accounts.models import User
 from backend.accounts.permissions import IsAdminRole, IsTherapist
 from backend.common import audit as common_audit
 from backend.common.errors import ApplicationError
@@ -30,13 +30,12 @@ from backend.reports.caseload import caseload
 from backend.reports.params import int_param, period
 from backend.reports.selectors import patient_trend, session_moods
 from backend.reports.session_report import session_report
-from backend.therapy.selectors import can_view_patient, visible_sessions
+from backend.therapy import selectors as therapy_selectors
+from backend.therapy.selectors import visible_sessions
 
 
 def visible_patient(request: Request, patient_id: int) -> User:
-    if not can_view_patient(request.user, patient_id):
-        raise NotFound()
-    patient = User.objects.filter(pk=patient_id, role=Role.PATIENT).first()
+    patient = therapy_selectors.visible_patient(request.user, patient_id)
     if patient is None:
         raise NotFound()
     return patient

@@ -301,13 +301,5 @@ def update_mood(*, session_id: int, locked: TherapySession | None = None) -> Non
     if previous is None or (
         previous.timestamp() // bucket != session.mood_updated_at.timestamp() // bucket
     ):
-        transaction.on_commit(lambda: refresh_recommendations(session_id=session_id))
-
-
-def refresh_recommendations(*, session_id: int) -> None:
-    """Ask the light queue to refresh the playlist (the task is known by name only); a broker
-    hiccup only delays it."""
-    try:
-        jobs.send_now(jobs.REFRESH_RECOMMENDATIONS, session_id)
-    except jobs.BrokerUnavailable as exc:
-        logger.warning("recommendation refresh not queued session_id=%s: %s", session_id, exc)
+        # the light queue refreshes the playlist; a broker hiccup only delays it
+        jobs.enqueue_best_effort(jobs.REFRESH_RECOMMENDATIONS, session_id)

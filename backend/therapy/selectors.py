@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from backend.accounts.models import Assignment, User
+from backend.accounts.models import Assignment, Role, User
 from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
 
 
@@ -45,6 +45,13 @@ def can_view_patient(user: User, patient_id: int) -> bool:
     if user.pk == patient_id and user.is_patient:
         return True
     return user.is_current_therapist_of(patient_id)
+
+
+def visible_patient(user: User, patient_id: int) -> User | None:
+    """The patient, when `user` may see them (themselves, or their current therapist)."""
+    if not can_view_patient(user, patient_id):
+        return None
+    return User.objects.filter(pk=patient_id, role=Role.PATIENT).first()
 
 
 def visible_sessions(user: User) -> QuerySet[TherapySession]:

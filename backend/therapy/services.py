@@ -4,7 +4,6 @@ worker's results (readings, frame status, session mood) are written by therapy.a
 from __future__ import annotations
 
 import errno
-import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +18,6 @@ from backend.common import jobs
 from backend.common.errors import ApplicationError
 from backend.therapy.models import CheckInPhase, Frame, MoodCheckIn, TherapySession
 from backend.therapy.uploads import CleanImage
-
-logger = logging.getLogger(__name__)
 
 
 def start_session(*, patient: User, goal: str, notes: str = "") -> TherapySession:
@@ -66,19 +63,10 @@ def end_session(*, session: TherapySession) -> TherapySession:
     if session.ended_at is None:
         session.ended_at = timezone.now()
         session.save(update_fields=["ended_at"])
-        session_id = session.pk
-        transaction.on_commit(lambda: _queue_learning(session_id))
+        # A lost message loses nothing for long: each run rebuilds the patient's model from
+        # every stored listening, so the next session's run includes this one.
+        jobs.enqueue_best_effort(jobs.LEARN_FROM_SESSION, session.pk)
     return session
-
-
-def _queue_learning(session_id: int) -> None:
-    """Ask the light queue to learn from the ended session. A broker hiccup loses nothing for
-    long: each run rebuilds the patient's model from every stored listening, so the next
-    session's run includes this one."""
-    try:
-        jobs.send_now(jobs.LEARN_FROM_SESSION, session_id)
-    except jobs.BrokerUnavailable as exc:
-        logger.warning("learning not queued session_id=%s: %s", session_id, exc)
 
 
 # captured_at (from the client's clock) must fall in this much of the session's span

@@ -132,3 +132,12 @@ def make_checkin(session: TherapySession, phase: str = "before") -> MoodCheckIn:
         arousal=-0.2,
         word="tired",
     )
+
+
+def assert_documented(serializer_class: Any, payload: dict[str, Any]) -> None:
+    """The payload is what its documented serializer (in the OpenAPI schema) says, key for
+    key: it validates, and it has exactly the documented top-level keys."""
+    form = serializer_class(data=payload)
+    assert form.is_valid(), form.errors
+    documented = set(serializer_class().fields)
+    assert set(payload) == documented, set(payload) ^ documented

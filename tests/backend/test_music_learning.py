@@ -23,9 +23,8 @@ from backend.recommendations.models import (
 )
 from backend.recommendations.serializers import WhatWorksSerializer
 from backend.therapy import services as therapy_services
-from tests.backend.conftest import make_reading, make_session
+from tests.backend.conftest import assert_documented, make_reading, make_session
 from tests.backend.test_catalogue_api import make_catalogue
-from tests.backend.test_report_schemas import _valid as _documented
 
 # --- attribution on synthetic readings --------------------------------------------------
 
@@ -312,7 +311,7 @@ def test_learning_after_a_session_builds_the_model_and_what_works(
     assert services.learn_from_session(session_id=session.pk).evidence == profile.evidence  # type: ignore[union-attr]
     body = client_for(therapist).get(f"/api/patients/{patient.pk}/what-works").json()
     assert body["measured_stretches"] == 3 and body["sessions"] == 1
-    _documented(WhatWorksSerializer, body)  # what the OpenAPI schema says, key for key
+    assert_documented(WhatWorksSerializer, body)  # what the OpenAPI schema says, key for key
     assert "not a diagnosis" in body["notice"]
     tracks = body["goals"]["calm"]["tracks"]
     assert len(tracks) == 3 and all(t["progress"] > 0.1 for t in tracks)
