@@ -3,6 +3,7 @@ worker, live mood and playlist, closing check-in, summary; and the photo alterna
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,21 @@ def test_patient_runs_a_session_end_to_end(
         pytest.fail(f"no mood reading within 90 s; {worker_log_tail(celery_worker)}")
     emotion = page.locator("#emotion").text_content()
     assert emotion in {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    # The camera stops before the patient reacts to tracks: a new mood rebuilds the playlist
+    # (a fresh draw of the learning recommender each time), which would swap rows under the
+    # clicks. Once the last frame is analysed, the page's refresh (at most every 3 s) settles.
+    readings = EmotionReading.objects.filter(session=session, is_primary=True)
+    deadline = time.monotonic() + 60
+    while readings.count() < 3:  # enough for the therapist's timeline to draw a line
+        assert time.monotonic() < deadline, worker_log_tail(celery_worker)
+        time.sleep(0.2)
+    page.get_by_role("button", name="Stop camera").click()
+    assert page.locator("#camera-off").is_visible()
+    pending = Frame.objects.filter(session=session, status__in=["queued", "processing"])
+    while pending.exists():
+        assert time.monotonic() < deadline, worker_log_tail(celery_worker)
+        time.sleep(0.2)
+    page.wait_for_timeout(4_000)
     title = tracks.first.locator("strong").inner_text()
     like = page.get_by_role("button", name=f"Like: {title}", exact=True)
     like.click()
@@ -105,18 +121,16 @@ def test_patient_runs_a_session_end_to_end(
     login(watcher, "ther")
     watcher.goto(f"/sessions/{session.pk}/")
     watcher.get_by_text("This session is still running").wait_for()
-    watcher.locator("#timeline-chart svg path").first.wait_for()
+    # a line of the timeline (a flat one is zero pixels high: attached, not "visible")
+    watcher.locator("#timeline-chart svg path").first.wait_for(state="attached")
     assert "without a face" in watcher.locator("#timeline-summary").inner_text()
     expect(watcher.locator("#playlist")).to_contain_text(title)  # the track playing
     screenshot(watcher, "3-therapist-live")
     watcher.context.close()
-    page.get_by_role("button", name="Stop camera").click()
-    assert page.locator("#camera-off").is_visible()
 
     frames = Frame.objects.filter(session=session)
     assert frames.count() >= 2
     assert all(f.width <= 640 and f.height <= 480 for f in frames)
-    readings = EmotionReading.objects.filter(session=session, is_primary=True)
     assert readings.exists()
     analysed = frames.exclude(status__in=["queued", "processing"])
     assert analysed.exists() and not any(f.image for f in analysed)  # frames are not kept
