@@ -30,6 +30,16 @@ REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "public", "private")
 USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "public", "PrivateTest": "private"}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+# FER+ vote column (`ferplus_vote_columns` in the npz) of each of our emotions
+FERPLUS_COLUMN = {
+    "angry": "anger",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "happiness",
+    "sad": "sadness",
+    "surprise": "surprise",
+    "neutral": "neutral",
+}
 
 
 def default_npz_path() -> Path:
@@ -44,20 +54,30 @@ def default_sample_dir() -> Path:
 class Split:
     """One split: images (N, 48, 48) uint8, labels (N,) int64 in EMOTIONS order.
 
-    `ferplus` is the FER+ majority label per image (-1 none, 7 contempt) when known.
+    `ferplus` is the FER+ majority label per image (-1 none, 7 contempt) when known; `votes` the
+    FER+ crowd votes (N, 7) for the seven emotions in EMOTIONS order (contempt, unknown and
+    not-a-face dropped; all zero where FER+ has no row for the image).
     """
 
     name: str
     images: np.ndarray
     labels: np.ndarray
     ferplus: np.ndarray | None = None
+    votes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray) -> Split:
         fp = None if self.ferplus is None else self.ferplus[idx]
-        return Split(self.name, self.images[idx], self.labels[idx], fp)
+        votes = None if self.votes is None else self.votes[idx]
+        return Split(self.name, self.images[idx], self.labels[idx], fp, votes)
+
+
+def emotion_votes(votes: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """FER+ vote counts (N, 10) in the file's column order -> (N, 7) in EMOTIONS order."""
+    names = {str(c): i for i, c in enumerate(columns)}
+    return np.stack([votes[:, names[FERPLUS_COLUMN[e]]] for e in EMOTIONS], 1).astype(np.float32)
 
 
 def load_npz(path: str | Path | None = None) -> dict[str, Split]:
@@ -67,14 +87,17 @@ def load_npz(path: str | Path | None = None) -> dict[str, Split]:
         raise FileNotFoundError(f"FER-2013 npz not found at {path} (set FER2013_NPZ)")
     with np.load(path) as d:
         usage = d["usage_test"]
+        columns = d["ferplus_vote_columns"]
         out = {
             "train": Split(
                 "train",
                 d["x_train"],
                 d["y_train"].astype(np.int64),
                 d["ferplus_train"].astype(np.int64),
+                emotion_votes(d["ferplus_votes_train"], columns),
             )
         }
+        test_votes = emotion_votes(d["ferplus_votes_test"], columns)
         for name, usage_name in (("public", "PublicTest"), ("private", "PrivateTest")):
             m = usage == usage_name
             out[name] = Split(
@@ -82,6 +105,7 @@ def load_npz(path: str | Path | None = None) -> dict[str, Split]:
                 d["x_test"][m],
                 d["y_test"][m].astype(np.int64),
                 d["ferplus_test"][m].astype(np.int64),
+                test_votes[m],
             )
     return out
 

@@ -56,6 +56,13 @@ DEFAULTS: dict[str, Any] = {
     # exponential moving average of the weights (and BatchNorm buffers); when set, PublicTest
     # selection and the saved checkpoints use the averaged weights
     "ema_decay": None,
+    # knowledge distillation: {"teacher": shipped checkpoint, "weight": share of the loss,
+    # "temperature": T, "tta": average the teacher's ten views}. The teacher's logits on the
+    # (un-augmented) training images are computed once and cached in the run directory.
+    "distill": None,
+    # share of the loss given to the FER+ crowd votes as a soft target (images without FER+
+    # votes for the seven emotions contribute the hard-label loss only)
+    "ferplus_weight": 0.0,
 }
 STATE_FORMAT = "moodtune-train-state"
 
@@ -74,6 +81,63 @@ def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
         return peak * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def teacher_logits(spec: dict[str, Any], images: np.ndarray, out: Path) -> np.ndarray:
+    """The teacher's logits (N, 7) on `images`, cached in `out` by teacher file and view set."""
+    from ml.checkpoint import load_classifier
+    from ml.evaluate import predict_logits
+
+    teacher = load_classifier(spec["teacher"], "cuda" if torch.cuda.is_available() else "cpu")
+    tag = teacher.version.replace("@", "-")
+    cache = out / f"teacher_{tag}_{'tta' if spec.get('tta') else 'single'}_{len(images)}.npy"
+    if cache.exists():
+        return np.load(cache)
+    t0 = time.time()
+    z = predict_logits(teacher, images, tta=bool(spec.get("tta"))).astype(np.float32)
+    np.save(cache, z)
+    print(f"teacher {teacher.version}: logits for {len(images)} images in "
+          f"{time.time() - t0:.0f} s", flush=True)  # fmt: skip
+    return z
+
+
+def training_loss(
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    cfg: dict[str, Any],
+    *,
+    weights: torch.Tensor | None = None,
+    teacher: torch.Tensor | None = None,
+    votes: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Hard-label cross-entropy, plus the distillation and FER+ soft-label terms when configured.
+
+    Distillation is Hinton's: T^2 * KL(teacher_T || student_T). The FER+ term is the
+    cross-entropy against the normalised vote distribution, averaged over the images that have
+    votes; the others keep their weight on the hard label.
+    """
+    hard = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg["label_smoothing"])
+    loss = hard
+    if teacher is not None:
+        w, t = cfg["distill"]["weight"], cfg["distill"]["temperature"]
+        soft = F.kl_div(
+            F.log_softmax(logits / t, 1), F.log_softmax(teacher / t, 1),
+            reduction="batchmean", log_target=True,
+        ) * t * t  # fmt: skip
+        loss = loss + w * (soft - hard)
+    if votes is not None and cfg["ferplus_weight"]:
+        total = votes.sum(1)
+        has = total > 0
+        if has.any():
+            dist = votes[has] / total[has, None]
+            ce = -(dist * F.log_softmax(logits[has], 1)).sum(1)
+            per_image_hard = F.cross_entropy(
+                logits[has], y[has], weight=weights, label_smoothing=cfg["label_smoothing"],
+                reduction="none",
+            )  # fmt: skip
+            share = has.float().mean()
+            loss = loss + cfg["ferplus_weight"] * share * (ce - per_image_hard).mean()
+    return loss
 
 
 def make_optimizer(model: torch.nn.Module, cfg: dict[str, Any]) -> torch.optim.SGD:
@@ -168,6 +232,10 @@ def train(
 
     x_all = torch.from_numpy(tr.images)
     y_all = torch.from_numpy(tr.labels)
+    t_all = None
+    if cfg["distill"]:
+        t_all = torch.from_numpy(teacher_logits(cfg["distill"], tr.images, out))
+    v_all = torch.from_numpy(tr.votes) if cfg["ferplus_weight"] and tr.votes is not None else None
     epoch = st["epoch"]
     while epoch < n_epochs:
         t0 = time.time()
@@ -191,9 +259,11 @@ def train(
                 g["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(x)
-            loss = F.cross_entropy(
-                logits.float(), y, weight=weights, label_smoothing=cfg["label_smoothing"]
-            )
+            loss = training_loss(
+                logits.float(), y, cfg, weights=weights,
+                teacher=None if t_all is None else t_all[idx].to(device),
+                votes=None if v_all is None else v_all[idx].to(device),
+            )  # fmt: skip
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

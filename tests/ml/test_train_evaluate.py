@@ -20,7 +20,15 @@ from ml.classifier import build_model
 from ml.data import load_npz
 from ml.evaluate import evaluate
 from ml.metrics import ece, fit_temperature, happy_vs_sad, softmax
-from ml.train import finalize, load_config, lr_at, make_optimizer, preprocessing_for, train
+from ml.train import (
+    finalize,
+    load_config,
+    lr_at,
+    make_optimizer,
+    preprocessing_for,
+    train,
+    training_loss,
+)
 
 from .conftest import TINY_ARCH
 
@@ -118,3 +126,51 @@ def test_finish_by_shortens_the_schedule_so_it_still_anneals(npz_path, tmp_path)
     train(cfg, tmp_path, epochs=5, data=str(npz_path), finish_by=datetime.now(UTC))
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history) == 2 and history[-1]["lr"] < 0.01
+
+
+def test_the_loss_blends_hard_labels_with_teacher_and_ferplus_votes():
+    torch.manual_seed(0)
+    logits, y = torch.randn(6, 7), torch.tensor([0, 1, 2, 3, 4, 5])
+    cfg = {"label_smoothing": 0.0, "distill": {"weight": 0.5, "temperature": 2.0}}
+    hard = F.cross_entropy(logits, y)
+    assert training_loss(logits, y, {**cfg, "ferplus_weight": 0.0}) == pytest.approx(hard.item())
+    # a teacher that agrees with the student adds nothing and keeps (1 - w) of the hard loss
+    same = training_loss(logits, y, {**cfg, "ferplus_weight": 0.0}, teacher=logits.clone())
+    assert same.item() == pytest.approx(0.5 * hard.item(), rel=1e-5)
+    other = training_loss(logits, y, {**cfg, "ferplus_weight": 0.0}, teacher=torch.randn(6, 7))
+    assert other.item() > same.item()
+    # FER+ votes that agree one-hot with the labels reproduce the hard loss; images without
+    # votes keep the hard label only
+    onehot = F.one_hot(y, 7).float() * 10
+    onehot[0] = 0
+    blended = training_loss(logits, y, {**cfg, "ferplus_weight": 0.3}, votes=onehot)
+    assert blended.item() == pytest.approx(hard.item(), rel=1e-5)
+    flipped = onehot.roll(1, dims=1)
+    assert training_loss(logits, y, {**cfg, "ferplus_weight": 0.3}, votes=flipped) != hard
+
+
+def test_ferplus_votes_load_in_emotion_order(npz_path):
+    splits = load_npz(npz_path)
+    tr = splits["train"]
+    assert tr.votes is not None and tr.votes.shape == (len(tr), 7)
+    has = tr.ferplus[:7000] >= 0
+    has &= tr.ferplus[:7000] < 7
+    # where FER+ has a single winner among our emotions, it is the vote maximum
+    winners = tr.votes[:7000][has].argmax(1)
+    assert (winners == tr.ferplus[:7000][has]).mean() > 0.99
+    assert splits["private"].votes is not None and splits["private"].subset([0, 1]).votes.shape == (2, 7)
+
+
+@pytest.mark.slow
+def test_tiny_run_distils_from_a_cached_teacher_with_ferplus_votes(
+    npz_path, tmp_path, tiny_checkpoint
+):
+    cfg = load_config(REPO / "ml/configs/tiny.json")
+    cfg["arch"] = {"widths": [4, 8], "depths": [1, 1], "fc_hidden": 8, "dropout": 0.0}
+    cfg["init_from"] = str(tiny_checkpoint)
+    cfg["distill"] = {"teacher": str(tiny_checkpoint), "weight": 0.5, "temperature": 2.0, "tta": True}
+    cfg["ferplus_weight"] = 0.2
+    summary = train(cfg, tmp_path, epochs=1, data=str(npz_path))
+    cached = list(tmp_path.glob("teacher_tiny-*_tta_512.npy"))
+    assert len(cached) == 1 and np.load(cached[0]).shape == (512, 7)
+    assert summary["epochs_run"] == 1
