@@ -42,13 +42,13 @@ def bench_database_url(url: str, what: str) -> str:
 
 def recreate_database(url: str) -> None:
     """Drop and create the benchmark's own database; refuses any name not ending in _bench."""
-    import psycopg2
+    import psycopg
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     if not name.endswith("_bench"):
         raise SystemExit(f"refusing to touch database {name!r}: not a *_bench database")
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    admin = psycopg.connect(urlunsplit(parts._replace(path="/postgres")))
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

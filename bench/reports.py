@@ -34,10 +34,10 @@ TARGET_CSV_ROWS_PER_S = 100_000
 
 
 def _admin_connection(url: str) -> Any:
-    import psycopg2
+    import psycopg
 
     parts = urlparse(url)
-    conn = psycopg2.connect(
+    conn = psycopg.connect(
         host=parts.hostname,
         port=parts.port or 5432,
         user=parts.username or "postgres",
@@ -54,7 +54,7 @@ def prepare_database(url: str, readings: int, patients: int, reseed: bool) -> bo
     It may be dropped and created again, so only a database whose name ends in `_bench` is ever
     touched: anything else (say, the DATABASE_URL of a real deployment) is refused outright.
     """
-    import psycopg2
+    import psycopg
 
     name = urlparse(url).path.lstrip("/")
     if not name.endswith("_bench"):
@@ -64,8 +64,8 @@ def prepare_database(url: str, readings: int, patients: int, reseed: bool) -> bo
         )
     if not reseed:
         try:
-            conn = psycopg2.connect(url)
-        except psycopg2.Error:
+            conn = psycopg.connect(url)
+        except psycopg.Error:
             conn = None
         if conn is not None:
             try:
@@ -73,7 +73,7 @@ def prepare_database(url: str, readings: int, patients: int, reseed: bool) -> bo
                     cur.execute("SELECT readings, patients FROM bench_meta")
                     if cur.fetchone() == (readings, patients):
                         return False
-            except psycopg2.Error:
+            except psycopg.Error:
                 pass
             finally:
                 conn.close()  # "with conn" would only end the transaction

@@ -15,7 +15,9 @@ Settings (environment): WEB_BIND (host:port, default 0.0.0.0:8000; `make serve` 
 SERVE_BIND, default 127.0.0.1:8000), WEB_CONCURRENCY (worker processes, default 2),
 WEB_GRACEFUL_SECONDS (on SIGTERM, open streams get this long before they are closed; browsers
 reconnect to another replica and resume from Last-Event-ID; default 5), FORWARDED_ALLOW_IPS
-(the proxies whose X-Forwarded-* are trusted, default 127.0.0.1).
+(the proxies whose X-Forwarded-* are trusted, default 127.0.0.1), DATABASE_POOL_SIZE (PostgreSQL
+connections per worker process, default 10: a psycopg pool, since under ASGI each request runs
+in a thread of its own and a per-thread connection would be opened, and left behind, per request).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+DEFAULT_POOL_SIZE = 10
 
 
 def command(*, bind: str, workers: int) -> list[str]:
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         else os.environ.get("WEB_BIND", "0.0.0.0:8000")
     )
     argv_ = command(bind=bind, workers=args.workers)
+    os.environ.setdefault("DATABASE_POOL_SIZE", str(DEFAULT_POOL_SIZE))
     sys.stdout.flush()
     os.execv(argv_[0], argv_)  # noqa: S606 -- our own fixed argv, the server replaces us
 

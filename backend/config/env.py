@@ -67,8 +67,14 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def parse_database_url(url: str, *, base_dir: Path) -> dict[str, object]:
-    """postgres://user:pass@host:port/name or sqlite:///relative/or/absolute/path."""
+def parse_database_url(url: str, *, base_dir: Path, pool_size: int = 0) -> dict[str, object]:
+    """postgres://user:pass@host:port/name or sqlite:///relative/or/absolute/path.
+
+    `pool_size` > 0 (PostgreSQL only): a psycopg connection pool of at most that many
+    connections per process, for the ASGI web server, where every request runs in a thread of
+    its own and a persistent per-thread connection would be opened afresh (and left behind) on
+    each request. 0: one persistent connection per thread (workers, management commands).
+    """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         raw_path = unquote(parsed.path)
@@ -81,7 +87,10 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict[str, object]:
         name = parsed.path.lstrip("/")
         if not name:
             raise ImproperlyConfiguredEnv(f"DATABASE_URL {url!r} names no database")
-        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options: dict[str, object] = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        if pool_size:
+            # a request waits at most `timeout` seconds for a free connection, then fails loudly
+            options["pool"] = {"min_size": 2, "max_size": pool_size, "timeout": 10}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(name),
@@ -89,8 +98,8 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict[str, object]:
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
+            "CONN_MAX_AGE": 0 if pool_size else 60,  # the pool keeps them; Django must not
+            "CONN_HEALTH_CHECKS": not pool_size,
             "OPTIONS": options,
         }
     raise ImproperlyConfiguredEnv(

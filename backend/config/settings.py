@@ -88,7 +88,10 @@ TEMPLATES = [
 
 DATABASES = {
     "default": parse_database_url(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), base_dir=BASE_DIR
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        base_dir=BASE_DIR,
+        # the web server sets it (deploy/serve.py); see env.parse_database_url
+        pool_size=env_int("DATABASE_POOL_SIZE", 0, minimum=0),
     )
 }
 if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):

@@ -62,6 +62,21 @@ def test_database_urls_parse(tmp_path):  # type: ignore[no-untyped-def]
         parse_database_url("mysql://x/y", base_dir=tmp_path)
 
 
+def test_the_web_server_pools_postgresql_connections_and_nothing_else_does(tmp_path):  # type: ignore[no-untyped-def]
+    url = "postgres://u@db/mood?sslmode=require"
+    plain = parse_database_url(url, base_dir=tmp_path)
+    assert plain["CONN_MAX_AGE"] == 60 and "pool" not in plain["OPTIONS"]  # type: ignore[operator]
+    pooled = parse_database_url(url, base_dir=tmp_path, pool_size=7)
+    # Django refuses persistent connections together with a pool
+    assert pooled["CONN_MAX_AGE"] == 0 and pooled["CONN_HEALTH_CHECKS"] is False
+    assert pooled["OPTIONS"] == {
+        "sslmode": "require",
+        "pool": {"min_size": 2, "max_size": 7, "timeout": 10},
+    }
+    lite = parse_database_url("sqlite:///x.sqlite3", base_dir=tmp_path, pool_size=7)
+    assert "OPTIONS" not in lite
+
+
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v

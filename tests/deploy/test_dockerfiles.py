@@ -76,7 +76,7 @@ def test_the_programs_the_containers_run_come_from_the_right_dependencies() -> N
     base = _requirement_names(PYPROJECT["project"]["dependencies"])
     ml = _requirement_names(PYPROJECT["project"]["optional-dependencies"]["ml"])
     servers = {"uvicorn", "uvloop", "httptools", "celery"}
-    assert servers | {"django", "psycopg2-binary", "redis"} <= base
+    assert servers | {"django", "psycopg", "psycopg-pool", "redis"} <= base
     assert "uvicorn==0.54.0" in PYPROJECT["project"]["dependencies"]
     assert "torch" in ml and "torch" not in base, "the web image must not get torch"
     assert "opencv-python-headless" in ml

@@ -249,12 +249,10 @@ def _hash_for_a_real_server() -> None:
 
 @pytest.fixture
 def web_server(settings: Any, tmp_path: Path, personas: dict[str, Any]) -> Iterator[WebServer]:
-    """The production web server (deploy/serve.py's uvicorn command, one process) on the test
+    """The production web server (deploy/serve.py: uvicorn, one process) on the test
     database, this run's broker and the test's media folder; stopped (SIGTERM, then kill)
     after the test, also when it fails."""
     from django.db import connection
-
-    from deploy.serve import command
 
     if connection.vendor != "postgresql":
         pytest.skip("the web server shares the test database only on PostgreSQL (set DATABASE_URL)")
@@ -272,7 +270,7 @@ def web_server(settings: Any, tmp_path: Path, personas: dict[str, Any]) -> Itera
     }
     log = (tmp_path / "web.log").open("wb")
     proc = subprocess.Popen(
-        command(bind=f"127.0.0.1:{port}", workers=1),
+        [sys.executable, "deploy/serve.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -43,11 +43,11 @@ LOAD_FIELDS = (
 
 
 def _ensure_database(url: str) -> None:
-    import psycopg2
+    import psycopg
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(
+    admin = psycopg.connect(
         host=parsed.hostname or "127.0.0.1",
         port=parsed.port or 5432,
         user=parsed.username or "postgres",

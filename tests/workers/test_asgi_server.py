@@ -172,3 +172,58 @@ def test_thirty_streams_do_not_stall_the_server_and_end_when_they_must(server, p
     for stream in streams:
         assert stream.closed.wait(5)
     assert time.monotonic() - stopped_at < 10
+
+
+def test_requests_reuse_a_bounded_pool_of_database_connections(server, patient):
+    """Under ASGI each request runs in a thread of its own: without the pool each request
+    opened a PostgreSQL connection (its cost on every request) and a burst of requests opened
+    as many as were in flight, until PostgreSQL refused more (500s in bench.capacity)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from deploy.serve import DEFAULT_POOL_SIZE
+
+    base, _ = server
+    token = Token.objects.create(user=patient).key
+    session = TherapySession.objects.create(patient=patient)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        ours = {cursor.fetchone()[0]}  # the test's; the sampler thread adds its own below
+
+    def server_pids() -> set[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            return {row[0] for row in cursor.fetchall()} - ours
+
+    def get(_: int) -> int:
+        return client.get(f"/api/sessions/{session.pk}").status_code
+
+    headers = {"Authorization": f"Token {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        assert [get(i) for i in range(20)] == [200] * 20
+        before = server_pids()
+        assert [get(i) for i in range(20)] == [200] * 20
+        assert server_pids() == before and before, "requests opened connections of their own"
+
+        seen: list[int] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                seen.append(len(server_pids()))
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=lambda: (sample(), connection.close()))
+        sampler.start()
+        try:
+            with ThreadPoolExecutor(40) as burst:
+                assert set(burst.map(get, range(200))) == {200}
+        finally:
+            done.set()
+            sampler.join()
+    assert max(seen) <= DEFAULT_POOL_SIZE, max(seen)
