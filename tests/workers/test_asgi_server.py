@@ -174,10 +174,12 @@ def test_thirty_streams_do_not_stall_the_server_and_end_when_they_must(server, p
     assert time.monotonic() - stopped_at < 10
 
 
-def test_requests_reuse_a_bounded_pool_of_database_connections(server, patient):
-    """Under ASGI each request runs in a thread of its own: without the pool each request
-    opened a PostgreSQL connection (its cost on every request) and a burst of requests opened
-    as many as were in flight, until PostgreSQL refused more (500s in bench.capacity)."""
+def test_requests_reuse_pooled_database_and_redis_connections(server, patient, services_env):
+    """Under ASGI each request runs in a thread and a context of its own: without the pool each
+    request opened a PostgreSQL connection (its cost on every request) and a burst of requests
+    opened as many as were in flight, until PostgreSQL refused more (500s in bench.capacity);
+    and Django's per-context cache object opened a Redis connection per throttled request."""
+    import redis
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -204,11 +206,21 @@ def test_requests_reuse_a_bounded_pool_of_database_connections(server, patient):
         return client.get(f"/api/sessions/{session.pk}").status_code
 
     headers = {"Authorization": f"Token {token}"}
+    def upload() -> int:  # consults the patient's upload throttle (Redis cache)
+        files = {"image": ("f.jpg", io.BytesIO(face), "image/jpeg")}
+        return client.post(f"/api/sessions/{session.pk}/frames", files=files).status_code
+
+    account_services.grant_consent(patient=patient)
+    face = support.face_jpeg()
+    broker = redis.Redis.from_url(services_env["REDIS_URL"])
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-        assert [get(i) for i in range(20)] == [200] * 20
+        assert [get(i) for i in range(20)] + [upload()] == [200] * 20 + [202]
         before = server_pids()
+        redis_before = broker.info("stats")["total_connections_received"]
+        assert [upload() for _ in range(10)] == [202] * 10
         assert [get(i) for i in range(20)] == [200] * 20
         assert server_pids() == before and before, "requests opened connections of their own"
+        assert broker.info("stats")["total_connections_received"] - redis_before <= 2
 
         seen: list[int] = []
         done = threading.Event()
