@@ -11,17 +11,21 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from backend.accounts import services as account_services
 from backend.accounts.models import Assignment, Role, User
 from backend.therapy.models import TherapySession
+from deploy.serve import DEFAULT_POOL_SIZE
 from tests.backend.conftest import PASSWORD
 from tests.conftest import ROOT
 from tests.workers import support
@@ -179,13 +183,6 @@ def test_requests_reuse_pooled_database_and_redis_connections(server, patient, s
     request opened a PostgreSQL connection (its cost on every request) and a burst of requests
     opened as many as were in flight, until PostgreSQL refused more (500s in bench.capacity);
     and Django's per-context cache object opened a Redis connection per throttled request."""
-    import redis
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connection
-
-    from deploy.serve import DEFAULT_POOL_SIZE
-
     base, _ = server
     token = Token.objects.create(user=patient).key
     session = TherapySession.objects.create(patient=patient)
@@ -206,6 +203,7 @@ def test_requests_reuse_pooled_database_and_redis_connections(server, patient, s
         return client.get(f"/api/sessions/{session.pk}").status_code
 
     headers = {"Authorization": f"Token {token}"}
+
     def upload() -> int:  # consults the patient's upload throttle (Redis cache)
         files = {"image": ("f.jpg", io.BytesIO(face), "image/jpeg")}
         return client.post(f"/api/sessions/{session.pk}/frames", files=files).status_code
