@@ -29,7 +29,7 @@ STEPS = {
     "accept_frame (row, commit, publish)": "services.py:accept_frame",
     "publish to the broker": "jobs.py:send_now",
     "validate_image": "uploads.py:validate_image",
-    "load and check the session": "views.py:_own_session",
+    "load and check the session (and consent)": "views.py:_own_session_for_upload",
     "authentication and throttles": "views.py:initial",
 }
 

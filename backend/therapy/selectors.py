@@ -7,9 +7,9 @@ row still sees nothing, because the role is checked before the assignments.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from backend.accounts.models import Assignment, Role, User
+from backend.accounts.models import Assignment, ConsentRecord, Role, User
 from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
 
 
@@ -68,3 +68,14 @@ def visible_readings(user: User) -> QuerySet[EmotionReading]:
 
 def visible_checkins(user: User) -> QuerySet[MoodCheckIn]:
     return MoodCheckIn.objects.filter(patient__in=visible_patient_ids(user))
+
+
+def own_session_for_upload(patient: User, pk: int) -> TherapySession | None:
+    """The patient's own session, with `patient_consented` (consent to the notice in force)
+    answered in the same query: the frame upload, the hottest request, reads both at once."""
+    consent = ConsentRecord.objects.current().filter(patient=OuterRef("patient_id"))
+    return (
+        TherapySession.objects.filter(pk=pk, patient=patient)
+        .annotate(patient_consented=Exists(consent))
+        .first()
+    )

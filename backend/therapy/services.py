@@ -103,7 +103,8 @@ def accept_frame(
         raise ApplicationError(
             "this session has ended", code="session_ended", status_code=status.HTTP_409_CONFLICT
         )
-    if not session.patient.has_active_consent():
+    consented = getattr(session, "patient_consented", None)  # selectors.own_session_for_upload
+    if not (session.patient.has_active_consent() if consented is None else consented):
         raise ApplicationError(
             "consent to camera-based emotion analysis is needed before frames are accepted",
             code="consent_required",

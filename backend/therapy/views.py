@@ -142,7 +142,7 @@ class TherapySessionViewSet(
             frames = session.frames.order_by("-captured_at")
             page = self.paginate_queryset(frames)
             return self.get_paginated_response(FrameSerializer(page, many=True).data)
-        session = self._own_session()
+        session = self._own_session_for_upload()
         data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
         if "Idempotency-Key" in request.headers and "client_frame_id" not in data:
             data["client_frame_id"] = request.headers["Idempotency-Key"]
@@ -190,6 +190,12 @@ class TherapySessionViewSet(
         if session.patient_id != self.request.user.pk:
             raise PermissionDenied("only the patient can do this in their session")
         return session
+
+    def _own_session_for_upload(self) -> TherapySession:
+        """_own_session in one query on the frame upload's path (consent answered with it);
+        anything else (404 for a session the user cannot see, 403 for a therapist) as there."""
+        session = selectors.own_session_for_upload(self.request.user, int(self.kwargs["pk"]))
+        return self._own_session() if session is None else session
 
 
 class FrameViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Frame]):
