@@ -11,6 +11,7 @@ static files itself, so `make serve` needs no proxy; in production the proxy ser
 """
 
 import os
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 
@@ -23,7 +24,8 @@ from django.core.handlers.asgi import ASGIHandler
 class OneHopASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+        chain: Any = self._middleware_chain
+        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)
 
 
 django.setup(set_prefix=False)
