@@ -25,7 +25,7 @@ class OneHopASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
         chain: Any = self._middleware_chain
-        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)
+        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)  # type: ignore[has-type]
 
 
 django.setup(set_prefix=False)
