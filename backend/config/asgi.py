@@ -24,8 +24,8 @@ from django.core.handlers.asgi import ASGIHandler
 class OneHopASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
-        chain: Any = self._middleware_chain
-        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)  # type: ignore[has-type]
+        chain: Any = self._middleware_chain  # type: ignore[has-type]
+        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)
 
 
 django.setup(set_prefix=False)
