@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def _load(claim: analysis.Claim) -> np.ndarray | None:
     """The frame's pixels, or None after failing the frame for a permanent reason."""
-    if not analysis.consent_active(patient_id=claim.patient_id):
+    if not claim.consented:  # to the notice in force (a new version stops analysis until renewed)
         analysis.fail_frame(claim=claim, reason="consent withdrawn", delete_image=True)
         return None
     try:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from backend.accounts.models import ConsentRecord
@@ -61,6 +61,7 @@ class Claim:
     uploaded_at: datetime
     image_name: str
     attempts: int
+    consented: bool  # the patient's consent to the notice in force, read with the claim
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,20 @@ def _try_claim(frame_id: int, lease: timedelta) -> Claim | None:
     )
     if not claimed:
         return None
-    row = Frame.objects.filter(pk=frame_id).values(
-        "session_id", "session__patient_id", "captured_at", "uploaded_at", "image", "attempts"
-    )[0]
+    consent = ConsentRecord.objects.current().filter(patient_id=OuterRef("session__patient_id"))
+    row = (
+        Frame.objects.filter(pk=frame_id)
+        .annotate(consented=Exists(consent))
+        .values(
+            "session_id",
+            "session__patient_id",
+            "captured_at",
+            "uploaded_at",
+            "image",
+            "attempts",
+            "consented",
+        )[0]
+    )
     claim = Claim(
         frame_id=frame_id,
         token=now,
@@ -97,6 +109,7 @@ def _try_claim(frame_id: int, lease: timedelta) -> Claim | None:
         uploaded_at=row["uploaded_at"],
         image_name=row["image"] or "",
         attempts=row["attempts"],
+        consented=row["consented"],
     )
     if claim.attempts > MAX_ATTEMPTS:
         fail_frame(claim=claim, reason=f"gave up after {MAX_ATTEMPTS} attempts")
@@ -144,11 +157,6 @@ def release(*, claims: Sequence[Claim]) -> None:
         Frame.objects.filter(
             pk=claim.frame_id, status=FrameStatus.PROCESSING, claimed_at=claim.token
         ).update(status=FrameStatus.QUEUED, attempts=F("attempts") - 1)
-
-
-def consent_active(*, patient_id: int) -> bool:
-    """Consent to the notice in force now (a new notice version stops analysis until renewed)."""
-    return ConsentRecord.objects.current().filter(patient_id=patient_id).exists()
 
 
 def read_image(*, claim: Claim) -> bytes:

@@ -5,6 +5,7 @@ frames, and ids that overflow the database."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +99,19 @@ def test_a_new_notice_version_stops_uploads_and_analysis_until_consent_is_renewe
     patient: User, client_for: Any, settings: Any
 ) -> None:
     session = make_session(patient)
+    queued = _upload(client_for(patient), session)
+    assert queued.status_code == 202
     settings.CONSENT_NOTICE_VERSION = "2027-01"
-    assert not analysis.consent_active(patient_id=patient.pk)
+    lease = timedelta(minutes=5)
+    claim = analysis.claim_frame(frame_id=queued.json()["id"], lease=lease)
+    assert isinstance(claim, analysis.Claim) and not claim.consented  # the worker fails it
     upload = _upload(client_for(patient), session)
     assert upload.status_code == 403 and upload.json()["error"]["code"] == "consent_required"
     assert client_for(patient).post("/api/me/consent", {}, format="json").status_code == 201
-    assert analysis.consent_active(patient_id=patient.pk)
-    assert _upload(client_for(patient), session).status_code == 202
+    renewed = _upload(client_for(patient), session)
+    assert renewed.status_code == 202
+    claim = analysis.claim_frame(frame_id=renewed.json()["id"], lease=lease)
+    assert isinstance(claim, analysis.Claim) and claim.consented
 
 
 # 14. a patient overwrites the therapist's notes (or the reverse)
