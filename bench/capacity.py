@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,9 +31,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import rawhttp
 from bench.env import ROOT, bench_database_url, environment, percentiles, recreate_database
 
 TICKS = os.sysconf("SC_CLK_TCK")
+FRAME_IN_EVENT = re.compile(rb'"frame":\s*(\d+)')
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -109,8 +112,11 @@ def rss_mib(pid: int) -> float:
 
 
 class Load:
-    def __init__(self, base: str, frame: bytes) -> None:
-        self.base, self.frame = base, frame
+    """The simulated clinic, on bench.rawhttp: a general HTTP client would spend more CPU per
+    request than the server does, on the same two cores."""
+
+    def __init__(self, host: str, port: int, frame: bytes) -> None:
+        self.host, self.port, self.frame = host, port, frame
         self.stream_status: list[int] = []
         self.streams_open = 0
         self.upload_ms: list[float] = []
@@ -121,106 +127,123 @@ class Load:
         self.event_ms: list[float] = []
         self.stop = asyncio.Event()
 
-    async def stream(self, client: Any, token: str, session: int, *, own: bool) -> None:
-        headers = {"Authorization": f"Token {token}", "Accept": "text/event-stream"}
-        url = f"{self.base}/api/sessions/{session}/events"
+    def _request(self, method: str, path: str, token: str | None = None, **kw: Any) -> bytes:
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        headers.update(kw.pop("headers", {}))
+        return rawhttp.build_request(method, path, host=f"{self.host}:{self.port}",
+                                     headers=headers, **kw)  # fmt: skip
+
+    async def stream(self, token: str, session: int, *, own: bool) -> None:
+        raw = self._request("GET", f"/api/sessions/{session}/events", token,
+                            headers={"Accept": "text/event-stream"})  # fmt: skip
         while not self.stop.is_set():
+            conn = rawhttp.Connection(self.host, self.port)
             try:
-                async with client.stream("GET", url, headers=headers, timeout=None) as response:
-                    self.stream_status.append(response.status_code)
-                    if response.status_code != 200:
-                        return
-                    self.streams_open += 1
-                    try:
-                        async for line in response.aiter_lines():
-                            if own and line.startswith("data: {") and '"frame":' in line:
-                                frame = json.loads(line[6:]).get("frame")
-                                if frame in self.sent_at:
-                                    ms = 1000 * (time.monotonic() - self.sent_at.pop(frame))
-                                    self.event_ms.append(ms)
-                            if self.stop.is_set():
-                                return
-                    finally:
-                        self.streams_open -= 1
+                status, chunks = await conn.stream(raw)
+                self.stream_status.append(status)
+                if status != 200:
+                    return
+                self.streams_open += 1
+                try:
+                    pending = b""
+                    async for chunk in chunks:
+                        if not own:
+                            continue
+                        pending += chunk
+                        *events, pending = pending.split(b"\n\n")
+                        for event in events:
+                            if (match := FRAME_IN_EVENT.search(event)) is not None:
+                                sent = self.sent_at.pop(int(match.group(1)), None)
+                                if sent is not None:
+                                    self.event_ms.append(1000 * (time.monotonic() - sent))
+                finally:
+                    self.streams_open -= 1
             except Exception:
                 await asyncio.sleep(0.5)
+            finally:
+                conn.close()
 
-    async def upload(self, client: Any, token: str, session: int, fps: float) -> None:
-        headers = {"Authorization": f"Token {token}"}
-        url = f"{self.base}/api/sessions/{session}/frames"
+    async def upload(self, token: str, session: int, fps: float) -> None:
+        body, content_type = rawhttp.multipart("image", "frame.jpg", self.frame, "image/jpeg")
+        raw = self._request("POST", f"/api/sessions/{session}/frames", token, body=body,
+                            content_type=content_type)  # fmt: skip
+        conn = rawhttp.Connection(self.host, self.port)
         period = 1.0 / fps
         next_at = time.monotonic()
         while not self.stop.is_set():
             started = time.monotonic()
             try:
-                files = {"image": ("frame.jpg", self.frame, "image/jpeg")}
-                response = await client.post(url, headers=headers, files=files, timeout=30)
-                if response.status_code == 202:
+                response = await asyncio.wait_for(conn.request(raw), 30)
+                if response.status == 202:
                     self.upload_ms.append(1000 * (time.monotonic() - started))
                     self.sent_at[response.json()["id"]] = time.monotonic()
                 else:
-                    key = str(response.status_code)
+                    key = str(response.status)
                     self.upload_errors[key] = self.upload_errors.get(key, 0) + 1
             except Exception as exc:
+                conn.close()
                 key = type(exc).__name__
                 self.upload_errors[key] = self.upload_errors.get(key, 0) + 1
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        conn.close()
 
-    async def probe_health(self, client: Any) -> None:
+    async def probe_health(self) -> None:
+        raw = self._request("GET", "/api/health")
+        conn = rawhttp.Connection(self.host, self.port)
         while not self.stop.is_set():
             started = time.monotonic()
             try:
-                response = await client.get(f"{self.base}/api/health", timeout=30)
-                if response.status_code == 200:
+                response = await asyncio.wait_for(conn.request(raw), 30)
+                if response.status == 200:
                     self.health_ms.append(1000 * (time.monotonic() - started))
                 else:
                     self.health_errors += 1
             except Exception:
+                conn.close()
                 self.health_errors += 1
             await asyncio.sleep(0.1)
+        conn.close()
 
 
 async def run_load(
-    args: argparse.Namespace, base: str, seed: dict[str, Any], server_pid: int, frame: bytes
+    args: argparse.Namespace, port: int, seed: dict[str, Any], server_pid: int, frame: bytes
 ) -> dict[str, Any]:
-    import httpx
-
-    load = Load(base, frame)
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(limits=limits, http2=False) as client:
-        rss_before = rss_mib(server_pid)
-        tasks = [
-            asyncio.create_task(load.stream(client, p["token"], p["session"], own=True))
-            for p in seed["patients"]
-        ] + [
-            asyncio.create_task(load.stream(client, w["token"], w["session"], own=False))
-            for w in seed["watchers"]
-        ]
-        wanted = len(tasks)
-        deadline = time.monotonic() + 60
-        while load.streams_open < wanted and time.monotonic() < deadline:
-            if len(load.stream_status) >= wanted and load.streams_open < wanted:
-                break  # some were refused: report it
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(1.0)
-        held = load.streams_open
-        rss_streams = rss_mib(server_pid)
-        cpu_start = cpu_seconds(server_pid)
-        tasks.append(asyncio.create_task(load.probe_health(client)))
-        tasks += [
-            asyncio.create_task(load.upload(client, p["token"], p["session"], args.fps))
-            for p in seed["patients"]
-        ]
-        started = time.monotonic()
-        await asyncio.sleep(args.seconds)
-        elapsed = time.monotonic() - started
-        cpu_used = cpu_seconds(server_pid) - cpu_start
-        streams_at_end = load.streams_open
-        load.stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    load = Load("127.0.0.1", port, frame)
+    rss_before = rss_mib(server_pid)
+    tasks = [
+        asyncio.create_task(load.stream(p["token"], p["session"], own=True))
+        for p in seed["patients"]
+    ] + [
+        asyncio.create_task(load.stream(w["token"], w["session"], own=False))
+        for w in seed["watchers"]
+    ]
+    wanted = len(tasks)
+    deadline = time.monotonic() + 60
+    while load.streams_open < wanted and time.monotonic() < deadline:
+        if len(load.stream_status) >= wanted and load.streams_open < wanted:
+            break  # some were refused: report it
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    held = load.streams_open
+    rss_streams = rss_mib(server_pid)
+    cpu_start = cpu_seconds(server_pid)
+    own_start = time.process_time()
+    tasks.append(asyncio.create_task(load.probe_health()))
+    tasks += [
+        asyncio.create_task(load.upload(p["token"], p["session"], args.fps))
+        for p in seed["patients"]
+    ]
+    started = time.monotonic()
+    await asyncio.sleep(args.seconds)
+    elapsed = time.monotonic() - started
+    cpu_used = cpu_seconds(server_pid) - cpu_start
+    own_used = time.process_time() - own_start
+    streams_at_end = load.streams_open
+    load.stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     accepted = len(load.upload_ms)
     return {
         "streams_wanted": wanted,
@@ -238,6 +261,7 @@ async def run_load(
         "upload_to_event_ms": percentiles(load.event_ms) if args.workers else None,
         "web_cpu_ms_per_upload": round(1000 * cpu_used / accepted, 1) if accepted else None,
         "web_cpu_share_of_one_core": round(cpu_used / elapsed, 2),
+        "load_generator_cpu_share_of_one_core": round(own_used / elapsed, 2),
         "web_rss_mib": {
             "before_streams": round(rss_before, 1),
             "with_streams": round(rss_streams, 1),
@@ -349,12 +373,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             w.wait_for_output("ready.", timeout=180)
         frame = support.face_jpeg()
         if not steps:
-            figures = asyncio.run(run_load(args, base, seed, web.proc.pid, frame))
+            figures = asyncio.run(run_load(args, port, seed, web.proc.pid, frame))
         else:
             figures = {"sweep": []}
             for n in steps:
                 part = {"patients": seed["patients"][:n], "watchers": seed["watchers"][:n]}
-                step = asyncio.run(run_load(args, base, part, web.proc.pid, frame))
+                step = asyncio.run(run_load(args, port, part, web.proc.pid, frame))
                 step = {"patients": n, "watchers": len(part["watchers"]), **step}
                 step["holds_targets"] = holds_targets(step, with_workers=bool(args.workers))
                 figures["sweep"].append(step)
