@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -163,13 +164,17 @@ class Load:
             finally:
                 conn.close()
 
-    async def upload(self, token: str, session: int, fps: float) -> None:
+    async def upload(self, token: str, session: int, fps: float, phase: float) -> None:
+        """Upload at `fps`, starting `phase` (0-1) of a period late: patients' cameras do not
+        start in the same millisecond, and 50 uploads at once every second would measure a
+        queue the server drains, not its latency."""
         body, content_type = rawhttp.multipart("image", "frame.jpg", self.frame, "image/jpeg")
         raw = self._request("POST", f"/api/sessions/{session}/frames", token, body=body,
                             content_type=content_type)  # fmt: skip
         conn = rawhttp.Connection(self.host, self.port)
         period = 1.0 / fps
-        next_at = time.monotonic()
+        next_at = time.monotonic() + phase * period
+        await asyncio.sleep(phase * period)
         while not self.stop.is_set():
             started = time.monotonic()
             try:
@@ -230,8 +235,9 @@ async def run_load(
     cpu_start = cpu_seconds(server_pid)
     own_start = time.process_time()
     tasks.append(asyncio.create_task(load.probe_health()))
+    phases = random.Random(0)
     tasks += [
-        asyncio.create_task(load.upload(p["token"], p["session"], args.fps))
+        asyncio.create_task(load.upload(p["token"], p["session"], args.fps, phases.random()))
         for p in seed["patients"]
     ]
     started = time.monotonic()
