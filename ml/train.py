@@ -203,7 +203,7 @@ def train(
             use_buffers=True,
         )
     opt = make_optimizer(model, cfg)
-    n_epochs = epochs or cfg["epochs"]
+    n_epochs = planned = epochs or cfg["epochs"]
     steps_per_epoch = math.ceil(len(tr) / cfg["batch_size"])
     total = n_epochs * steps_per_epoch
     warmup = cfg["warmup_epochs"] * steps_per_epoch
@@ -317,10 +317,14 @@ def train(
         plot_curves(st["history"], out / "curves.png")
         epoch += 1
         if finish_by is not None and epoch < n_epochs:
-            per_epoch = float(np.median([h["seconds"] for h in st["history"][-3:]]))
+            # the last epoch's time, or the median of the last three if that is less: one epoch
+            # slowed by a neighbour on the CPU must not cut the whole run short
+            recent = [h["seconds"] for h in st["history"][-3:]]
+            per_epoch = min(recent[-1], float(np.median(recent)))
             left = (finish_by - datetime.now(UTC)).total_seconds()
-            affordable = epoch + max(1, int(left // per_epoch))
-            if affordable < n_epochs:
+            # shrinks the schedule when behind, grows it back (up to the plan) when ahead again
+            affordable = min(planned, epoch + max(1, int(left // per_epoch)))
+            if affordable != n_epochs:
                 print(f"finish-by {finish_by:%H:%M}: {n_epochs} -> {affordable} epochs", flush=True)
                 n_epochs, total = affordable, affordable * steps_per_epoch
     return finalize(cfg, out, data=data, train_seconds=st["train_seconds"])
