@@ -5,7 +5,7 @@
 
 The test frame is 640x480 with one FER-2013 sample face upscaled to 160 px on the photo-like
 texture of ml/consistency.py (seeded). "detector": MTCNNDetector ms per frame at minimum face
-20 and 40 px (the reference mtcnn/TensorFlow needs a median 262 ms at 20 px on this machine).
+20, 40 and 60 px (the reference mtcnn/TensorFlow needs a median 262 ms at 20 px on this machine).
 "pipeline": frames/s of decode (JPEG bytes) + detect + align + classify, one frame per call
 and 16 per call, and for a frame with no face (the same texture), where the pipeline's retry
 views run, with and without that retry. CPU always, CUDA too when present. Medians after
@@ -51,7 +51,7 @@ def test_frame() -> np.ndarray:
 
 def detector_on(device: torch.device, frame: np.ndarray, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for min_face in (20, 40):
+    for min_face in (20, 40, 60):
         detector = MTCNNDetector(min_face_size=min_face, device=device)
         faces = detector(frame)
         times = timed(partial(detector, frame), device, repeats, warmup=3)

@@ -164,3 +164,12 @@ def test_nms_drops_boxes_overlapping_a_higher_score_per_frame_only():
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
     ids = torch.tensor([0, 0, 1, 0])
     assert nms(boxes, scores, ids, 0.5, "union").tolist() == [0, 2, 3]
+
+
+def test_frames_are_normalised_exactly_as_the_nets_were_trained() -> None:
+    from ml.detector import normalise
+
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    out = normalise(frame)
+    assert out.dtype == np.float32 and out.shape == frame.shape
+    assert np.array_equal(out, (frame.astype(np.float32) - 127.5) / 128.0)
