@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -16,6 +18,10 @@ from backend.catalogue.models import ImportJob, Track
 
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
+    # a link typed without a scheme is https:// (Django 6's default, chosen now)
+    formfield_overrides = {
+        models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"},
+    }
     list_display = (
         "title",
         "artist",
