@@ -293,22 +293,6 @@ def holds_targets(step: dict[str, Any], *, with_workers: bool) -> bool:
     return upload is not None and health is not None and upload <= 100 and health <= 50
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the web server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the web server did not come up in 60 s")
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--patients", type=int, default=50, help="uploading patients, each streaming")
@@ -374,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ]  # fmt: skip
     try:
         assert web.proc is not None
-        _wait_healthy(base, web.proc, log)
+        support.wait_healthy(web, base)
         for w in workers:
             w.wait_for_output("ready.", timeout=180)
         frame = support.face_jpeg()

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.video import fake_camera
+from tests.workers import support
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -257,9 +255,7 @@ def web_server(settings: Any, tmp_path: Path, personas: dict[str, Any]) -> Itera
     if connection.vendor != "postgresql":
         pytest.skip("the web server shares the test database only on PostgreSQL (set DATABASE_URL)")
     _hash_for_a_real_server()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = support.free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backend.config.settings",
@@ -268,29 +264,14 @@ def web_server(settings: Any, tmp_path: Path, personas: dict[str, Any]) -> Itera
         "SERVE_STATIC": "true",
         "PYTHONUNBUFFERED": "1",
     }
-    log = (tmp_path / "web.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "deploy/serve.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    web = support.web(env, tmp_path / "web.log", port).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "web.log").read_text(errors="replace")
-                assert time.monotonic() < deadline, "the web server did not answer in 30 s"
-                time.sleep(0.2)
-        yield WebServer(url=url, process=proc)
+        support.wait_healthy(web, url, timeout=30)
+        assert web.proc is not None
+        yield WebServer(url=url, process=web.proc)
     finally:
-        stop(proc)
-        log.close()
+        web.stop()
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -122,6 +123,24 @@ def web(env: dict[str, str], log: Path, port: int, workers: int = 1) -> Process:
     args = [sys.executable, str(ROOT / "deploy" / "serve.py"), "--bind", f"127.0.0.1:{port}"]
     args += ["--workers", str(workers)]
     return Process(args, env, log)
+
+
+def wait_healthy(proc: Process, base: str, timeout: float = 60.0) -> None:
+    """Until GET {base}/api/health answers 200; fails with the server's log if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.proc is not None and proc.proc.poll() is not None:
+            raise RuntimeError(f"the web server exited:\n{proc.output()[-3000:]}")
+        time.sleep(0.2)
+    raise TimeoutError(
+        f"the web server did not answer in {timeout:.0f} s:\n{proc.output()[-3000:]}"
+    )
 
 
 def wait_final(frame_ids: Iterable[int], timeout: float = 90.0) -> dict[int, str]:

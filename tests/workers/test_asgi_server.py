@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +25,6 @@ from backend.accounts.models import Assignment, Role, User
 from backend.therapy.models import TherapySession
 from deploy.serve import DEFAULT_POOL_SIZE
 from tests.backend.conftest import PASSWORD
-from tests.conftest import ROOT
 from tests.workers import support
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -76,32 +73,13 @@ def server(services_env: dict[str, str], tmp_path: Any, settings: Any) -> Any:
         "LIVE_MAX_STREAMS_PER_USER": str(STREAMS_PER_PATIENT),
         "WEB_GRACEFUL_SECONDS": "2",
     }
-    log = tmp_path / "web.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "deploy/serve.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    web = support.web(env, tmp_path / "web.log", port).start()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.2)
-        yield base, proc
+        support.wait_healthy(web, base)
+        yield base, web.proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
+        web.stop(signal.SIGKILL)
 
 
 def _timed(fn: Any) -> tuple[Any, float]:
