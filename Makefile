@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test lint install migrate demo clean reliability
+.PHONY: run serve test lint install migrate demo clean reliability reference-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ test: install
 # PostgreSQL and Redis (DATABASE_URL / REDIS_URL, else local defaults); prints JSON figures.
 reliability: install
 	$(BIN)/python -m tests.reliability.run
+
+# A separate venv with the reference packages (TensorFlow, `fer`, `mtcnn`), never the project's:
+# for python -m ml.tools.compare_reference. torch comes from the local CPU build first, so that
+# nothing pulls a CUDA one; `fer` without its dependencies (it would pull facenet-pytorch and
+# torch for an MTCNN we do not use; its classifier needs only what is listed).
+REF := .venv-reference
+reference-venv:
+	test -x $(REF)/bin/python || $(PYTHON) -m venv $(REF)
+	$(REF)/bin/pip install --quiet tensorflow-cpu==2.21.0 mtcnn==1.0.0 \
+		opencv-contrib-python-headless==5.0.0.93 pandas==3.1.1 requests==2.34.2 \
+		tqdm==4.70.1 pillow==13.0.0 'setuptools<81'
+	$(REF)/bin/pip install --quiet --no-deps fer==25.10.3
 
 lint: install
 	$(BIN)/ruff check .
