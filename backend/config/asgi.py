@@ -1,16 +1,24 @@
 """The ASGI application the production server runs (deploy/serve.py, `make serve`).
 
-One thread hop per request: Django's own ASGI handler runs every middleware's request and
-response hooks in the request's thread through a hop each (sync_to_async), about a dozen per
-request with our middleware; this handler runs the whole (synchronous) middleware chain and
-the view in one hop. Views stay synchronous; the live-events stream is an async iterator the
-server drives in its event loop after the view has returned, so it still holds no thread.
+One thread hop per request. Django's own ASGI handler hops to the request's thread for every
+middleware hook (about a dozen per request with our middleware) and sends the request_started
+and request_finished signals through hops of their own, gathered with asyncio: profiled under
+`bench.capacity` (py-spy, GIL samples), the signal hops alone took about a quarter of the web
+process's time. This handler does, in one hop: request_started, building the request, the whole
+(synchronous) middleware chain and the view, and for an ordinary response its close(), which
+sends request_finished (so the pooled database connection goes back before the bytes are sent).
+Views stay synchronous. A streaming response (the live-events stream, an async iterator) is
+sent as Django sends it, with its disconnect watch, on the event loop without a thread, and
+closed with one more hop when it ends.
 
 Outside production (SERVE_STATIC, default on unless DJANGO_ENV=production) it also serves the
 static files itself, so `make serve` needs no proxy; in production the proxy serves them.
 """
 
+import asyncio
+import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
@@ -18,14 +26,80 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 import django
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
+
+
+def request_threads() -> int:
+    """As many request threads as the database pool has connections (10 without a pool), so
+    that no request holds a thread while it waits for a connection."""
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    return int(pool["max_size"]) if isinstance(pool, dict) else 10
 
 
 class OneHopASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        # One pool of request threads per process. Django would start a thread per request
+        # (a ThreadSensitiveContext each), which profiled at about 14% of the process's time.
+        self.executor = ThreadPoolExecutor(request_threads(), thread_name_prefix="request")
+
     def load_middleware(self, is_async: bool = False) -> None:
-        super().load_middleware(is_async=False)
-        chain: Any = self._middleware_chain  # type: ignore[has-type]
-        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)
+        super().load_middleware(is_async=False)  # the synchronous chain, run inside the hop
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+    def respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
+        """Everything synchronous about one request, in the request's thread."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()  # request_finished: connections back to their pools
+        return response
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            hop = sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)
+            response = await hop(scope, body_file)
+            if response.streaming:
+                await self.stream(response, receive, send)
+            else:
+                await self.send_response(response, send)
+        finally:
+            body_file.close()
+
+    async def stream(self, response: HttpResponseBase, receive: Any, send: Any) -> None:
+        """Send a streaming response until it ends or the client goes; then close it."""
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(self.send_response(response, send)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(RequestAborted, asyncio.CancelledError):
+                    await task
+            close = sync_to_async(response.close, thread_sensitive=False, executor=self.executor)
+            await close()
 
 
 django.setup(set_prefix=False)
