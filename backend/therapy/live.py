@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -159,9 +160,15 @@ class EventCursor:
         self.deadline = self.last_sent = self.slot_refreshed = time.monotonic()
 
     def start(self, seconds: float) -> str:
-        """Open the stream for `seconds`; the first SSE line (the browser's reconnect delay)."""
-        self.deadline = time.monotonic() + seconds
-        self.last_sent = time.monotonic()
+        """Open the stream for `seconds`; the first SSE line (the browser's reconnect delay).
+
+        Each stream gets a random phase for its keep-alives (and so for its periodic look at
+        the database): streams opened together (a benchmark, or every browser reconnecting
+        after a restart) would otherwise all poll in the same instant, every period. Measured
+        with bench.capacity (300 streams): that burst was the upload latency's p99."""
+        now = time.monotonic()
+        self.deadline = now + seconds
+        self.last_sent = now - random.uniform(0.0, KEEPALIVE_SECONDS / 2)
         return f"retry: {int(IDLE_POLL_SECONDS * 1000)}\n\n"
 
     def pace(self, chunks: list[str], ended: bool) -> tuple[list[str], float | None]:
@@ -182,7 +189,7 @@ class EventCursor:
         if now - self.last_sent >= KEEPALIVE_SECONDS:
             out.append(": keepalive\n\n")
             self.last_sent = now
-        return out, min(left, KEEPALIVE_SECONDS)
+        return out, min(left, self.last_sent + KEEPALIVE_SECONDS - now)
 
     def poll(self, *, recheck_access: bool) -> tuple[list[str], bool]:
         """The events to send now, and whether the stream is over."""

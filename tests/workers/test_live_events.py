@@ -169,3 +169,24 @@ def test_the_async_stream_sends_the_same_events_without_a_thread_of_its_own(pati
     names = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("event: ")]
     assert names == ["reading", "mood", "end"]
     assert f"id: {reading.pk}" in text
+
+
+def test_streams_opened_together_keep_alive_at_different_moments(patient):
+    """Each stream's periodic look (keep-alive, access re-check) has a phase of its own, so
+    that streams opened in the same instant do not all query the database in the same instant
+    every period; no stream waits longer than the keep-alive period."""
+    from backend.therapy.live import KEEPALIVE_SECONDS
+
+    session = make_session(patient)
+    waits = []
+    for _ in range(20):
+        cursor = _cursor(session, patient)
+        cursor.start(600)
+        out, wait = cursor.pace([], ended=False)
+        assert out == [] and wait is not None
+        waits.append(wait)
+    assert all(KEEPALIVE_SECONDS / 2 - 0.1 <= w <= KEEPALIVE_SECONDS for w in waits)
+    assert max(waits) - min(waits) > KEEPALIVE_SECONDS / 10  # spread, not one instant
+    cursor.last_sent -= KEEPALIVE_SECONDS  # the period has passed: a keep-alive, then a full wait
+    out, wait = cursor.pace([], ended=False)
+    assert out == [": keepalive\n\n"] and wait == pytest.approx(KEEPALIVE_SECONDS, abs=0.1)
