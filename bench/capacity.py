@@ -334,6 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "LIVE_MAX_STREAMS_PER_USER": "5",
         "UPLOAD_RATE": "100000/min",
         "LOG_LEVEL": "WARNING",
+        "DEBUG": "0",  # as in production: DEBUG keeps every query's SQL and timing in memory
         "ML_DEVICE": "cpu",
         "PYTHONUNBUFFERED": "1",
     }
