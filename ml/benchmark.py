@@ -31,8 +31,10 @@ from ml.runinfo import environment
 from ml.timing import timed
 
 
-def classifier_on(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
-    clf = load_classifier(args.checkpoint, device)
+def classifier_on(
+    device: torch.device, args: argparse.Namespace, *, int8: bool | None = None
+) -> dict[str, Any]:
+    clf = load_classifier(args.checkpoint, device, int8=int8)
     rng = np.random.default_rng(0)
     one = rng.integers(0, 256, (1, clf.input_size, clf.input_size), dtype=np.uint8)
     batch = rng.integers(0, 256, (256, clf.input_size, clf.input_size), dtype=np.uint8)
@@ -41,6 +43,7 @@ def classifier_on(device: torch.device, args: argparse.Namespace) -> dict[str, A
     return {
         "checkpoint_version": clf.version,
         "bf16": clf.use_bf16,
+        "int8": clf.int8,
         "batch_1_ms": round(statistics.median(t1) * 1000, 3),
         "batch_1_p90_ms": round(sorted(t1)[int(0.9 * len(t1))] * 1000, 3),
         "batch_256_images_per_s": round(256 / statistics.median(t256), 1),

@@ -25,7 +25,8 @@ from torch import nn
 
 from ml.classifier import ArchConfig, Preprocessing, batched_logits, build_model
 from ml.emotions import EMOTIONS
-from ml.numerics import bf16_fast_on
+from ml.numerics import bf16_fast_on, int8_on
+from ml.quantize import quantized, read_sidecar, sidecar_path
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "emotion.pt"
 FORMAT = "moodtune-emotion-classifier"
@@ -131,6 +132,7 @@ class LoadedClassifier:
     device: torch.device
     preprocessing: Preprocessing
     use_bf16: bool = False  # bf16 autocast on CPU: ~2x faster, same top-1 (see MODEL.md)
+    int8: bool = False  # the int8 model of ml.quantize (CPU only)
     metadata: dict[str, Any] | None = None
 
     def logits(self, faces: np.ndarray) -> np.ndarray:
@@ -150,18 +152,21 @@ def load_classifier(
     device: str | torch.device = "cpu",
     *,
     bf16: bool | None = None,
+    int8: bool | None = None,
 ) -> LoadedClassifier:
     """Build the model described by the checkpoint, in eval mode on `device`.
 
     bf16=None picks bf16 autocast where the hardware runs it natively, float32 otherwise
-    (ml.numerics decides, from the CPU's flags).
+    (ml.numerics decides, from the CPU's flags). int8=None runs the int8 model where ML_INT8
+    asks for it (ml.numerics); it needs the checkpoint's calibrated ranges (ml.quantize) and
+    a missing or stale ranges file is an error, never a silent float fallback.
     """
     ckpt, digest = read_checkpoint(path)
     device = torch.device(device)
     try:
         arch = ArchConfig.from_dict(ckpt["arch"])
         pre = Preprocessing.from_dict(ckpt["preprocessing"])
-        model = build_model(arch)
+        model: nn.Module = build_model(arch)
         state = {
             k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()
         }
@@ -173,14 +178,24 @@ def load_classifier(
     if not temperature > 0:
         raise CheckpointError(f"checkpoint {path} has invalid temperature {temperature}")
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    version = f"{ckpt['name']}@{digest[:12]}"
+    use_int8 = int8_on(device) if int8 is None else int8
+    if use_int8:
+        if device.type != "cpu":
+            raise CheckpointError(f"int8 runs on the CPU only, not on {device}")
+        try:
+            model = quantized(model, pre, read_sidecar(sidecar_path(path), version))
+        except (OSError, ValueError, KeyError) as e:
+            raise CheckpointError(f"no int8 model for {path}: {e}") from e
     return LoadedClassifier(
         model=model,
         labels=tuple(ckpt["labels"]),
         input_size=pre.input_size,
         temperature=temperature,
-        version=f"{ckpt['name']}@{digest[:12]}",
+        version=version,
         device=device,
         preprocessing=pre,
-        use_bf16=bf16_fast_on(device) if bf16 is None else bf16,
+        use_bf16=False if use_int8 else (bf16_fast_on(device) if bf16 is None else bf16),
+        int8=use_int8,
         metadata=meta,
     )

@@ -75,6 +75,7 @@ def evaluate(clf: LoadedClassifier, data: Split, tta: bool = False) -> dict[str,
         "split": data.name,
         "tta": tta,
         "bf16": clf.use_bf16,
+        "int8": clf.int8,
         "device": str(clf.device),
         "temperature": round(clf.temperature, 4),
         **report,
@@ -120,10 +121,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--confusion", type=Path, help="write a confusion-matrix PNG here")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--fp32", action="store_true", help="disable bf16 autocast")
+    ap.add_argument("--int8", action="store_true", help="the int8 model (ml.quantize), CPU")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    clf = load_classifier(args.checkpoint, args.device, bf16=False if args.fp32 else None)
+    clf = load_classifier(
+        args.checkpoint,
+        args.device,
+        bf16=False if args.fp32 else None,
+        int8=True if args.int8 else None,
+    )
     if args.images:
         data = load_image_folder(args.images, name=str(args.images))
     else:

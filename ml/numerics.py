@@ -77,5 +77,13 @@ def bf16_fast_on(device: torch.device) -> bool:
     return numeric_choice(device).bf16
 
 
+def int8_on(device: torch.device) -> bool:
+    """The int8 classifier (ml.quantize) on the CPU when ML_INT8=on; off by default."""
+    value = os.environ.get("ML_INT8", "off")
+    if value not in ("on", "off"):
+        raise ValueError(f"ML_INT8 must be on or off, got {value!r}")
+    return value == "on" and device.type == "cpu"
+
+
 if __name__ == "__main__":
     print(json.dumps(asdict(numeric_choice(torch.device("cpu")))))

@@ -20,6 +20,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,8 @@ def classifier(repeats: int) -> dict[str, Any]:
         classify = model._classify_emotions  # what FER.detect_emotions calls on the face crops
         if np.asarray(classify(faces[:2])).shape != (2, 7):
             raise RuntimeError(f"fer {name} model did not return 7 scores per face")
-        one = _timed(lambda c=classify: c(faces[:1]), repeats * 5, warmup=20)
-        many = _timed(lambda c=classify: c(faces), repeats, warmup=3)
+        one = _timed(partial(classify, faces[:1]), repeats * 5, warmup=20)
+        many = _timed(partial(classify, faces), repeats, warmup=3)
         out[name] = {
             "batch_1_ms": _summary(one)["median_ms"],
             "batch_1_p90_ms": _summary(one)["p90_ms"],

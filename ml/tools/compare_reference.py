@@ -5,7 +5,8 @@
 
 Each round times, back to back: the `fer` package's emotion model (ml/tools/bench_reference.py
 in the reference venv; its shipped TFLite model and its Keras model) and ours
-(`load_classifier(...).predict_proba`, the product's numeric path), both on 2 threads at batch 1
+(`load_classifier(...).predict_proba`: the product's default numeric path, and the int8 model
+of ml.quantize), all on 2 threads at batch 1
 and batch 256; then the `mtcnn` package and our MTCNNDetector on the detector benchmark's
 640x480 frame (ml.bench_detector.test_frame) on 1 thread. Rounds alternate the two sides so
 that a change in machine load hits both. Prints one JSON line: each round's figures, the
@@ -58,10 +59,17 @@ def one_round(python: Path, frame_png: str, args: argparse.Namespace) -> dict[st
     fer = reference(python, "classifier", "--threads", "2", "--repeats", repeats)
     torch.set_num_threads(2)
     ours_clf = classifier_on(cpu, args)
+    ours_int8 = classifier_on(cpu, args, int8=True)
     mtcnn = reference(python, "detector", frame_png, "--threads", "1", "--repeats", repeats)
     torch.set_num_threads(1)
     ours_det = detector_on(cpu, test_frame(), args.repeats)
-    return {"fer": fer, "ours_classifier": ours_clf, "mtcnn": mtcnn, "ours_detector": ours_det}
+    return {
+        "fer": fer,
+        "ours_classifier": ours_clf,
+        "ours_classifier_int8": ours_int8,
+        "mtcnn": mtcnn,
+        "ours_detector": ours_det,
+    }
 
 
 def _median(rounds: list[dict[str, Any]], *path: str) -> float:
@@ -77,8 +85,13 @@ def _median(rounds: list[dict[str, Any]], *path: str) -> float:
 def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     fer_b1 = min(_median(rounds, "fer", m, "batch_1_ms") for m in ("tflite", "keras"))
     fer_b256 = max(_median(rounds, "fer", m, "batch_256_images_per_s") for m in ("tflite", "keras"))
+    # the product's default path, and the int8 model (ML_INT8=on)
     ours_b1 = _median(rounds, "ours_classifier", "batch_1_ms")
     ours_b256 = _median(rounds, "ours_classifier", "batch_256_images_per_s")
+    int8_b1 = _median(rounds, "ours_classifier_int8", "batch_1_ms")
+    int8_b256 = _median(rounds, "ours_classifier_int8", "batch_256_images_per_s")
+    keras_b1 = _median(rounds, "fer", "keras", "batch_1_ms")
+    keras_b256 = _median(rounds, "fer", "keras", "batch_256_images_per_s")
     mtcnn_20 = _median(rounds, "mtcnn", "median_ms")
     ours_20 = _median(rounds, "ours_detector", "min_face_20", "ms_per_frame")
     ours_60 = _median(rounds, "ours_detector", "min_face_60", "ms_per_frame")
@@ -86,6 +99,12 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         CLF_B1: round(fer_b1 / ours_b1, 2),
         CLF_B256: round(ours_b256 / fer_b256, 2),
         DET_20: round(mtcnn_20 / ours_20, 2),
+        "int8_batch_1_speedup_vs_faster_fer": round(fer_b1 / int8_b1, 2),
+        "int8_batch_256_speedup_vs_faster_fer": round(int8_b256 / fer_b256, 2),
+        "batch_1_speedup_vs_fer_keras": round(keras_b1 / ours_b1, 2),
+        "batch_256_speedup_vs_fer_keras": round(ours_b256 / keras_b256, 2),
+        "int8_batch_1_speedup_vs_fer_keras": round(keras_b1 / int8_b1, 2),
+        "int8_batch_256_speedup_vs_fer_keras": round(int8_b256 / keras_b256, 2),
     }
     return {
         "medians": {
@@ -93,6 +112,8 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "fer_fastest_batch_256_images_per_s": fer_b256,
             "ours_batch_1_ms": ours_b1,
             "ours_batch_256_images_per_s": ours_b256,
+            "ours_int8_batch_1_ms": int8_b1,
+            "ours_int8_batch_256_images_per_s": int8_b256,
             "mtcnn_min_face_20_ms": mtcnn_20,
             "ours_min_face_20_ms": ours_20,
             "ours_min_face_60_ms": ours_60,
@@ -101,6 +122,8 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "targets_met": {
             "classifier_batch_1_1.5x_fer": ratios[CLF_B1] >= 1.5,
             "classifier_batch_256_1.5x_fer": ratios[CLF_B256] >= 1.5,
+            "int8_batch_1_1.5x_fer": ratios["int8_batch_1_speedup_vs_faster_fer"] >= 1.5,
+            "int8_batch_256_1.5x_fer": ratios["int8_batch_256_speedup_vs_faster_fer"] >= 1.5,
             "detector_min_face_20_at_most_1/8_of_mtcnn": ratios[DET_20] >= 8,
             "detector_min_face_60_at_most_15_ms": ours_60 <= 15,
         },
