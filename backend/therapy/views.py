@@ -152,15 +152,22 @@ class TherapySessionViewSet(
                 read_upload(None)
             form.is_valid(raise_exception=True)
         client_key = form.validated_data.get("client_frame_id", "")
-        if earlier := services.frame_for_key(session=session, client_key=client_key):
-            return Response(FrameSerializer(earlier).data, status=status.HTTP_202_ACCEPTED)
-        image = validate_image(read_upload(request.FILES.get("image")))
-        frame = services.accept_frame(
-            session=session,
-            image=image,
-            captured_at=form.validated_data.get("captured_at"),
-            client_key=client_key,
-        )
+        try:
+            frame = services.accept_frame(
+                session=session,
+                image=validate_image(read_upload(request.FILES.get("image"))),
+                captured_at=form.validated_data.get("captured_at"),
+                client_key=client_key,
+            )
+        except ApplicationError:
+            # A retry of a frame already accepted gets the first answer, whatever changed
+            # since (the session ended, consent withdrawn, the broker down). Looked up only
+            # here: the browser sends a key with every frame, and the first try of each (the
+            # usual case) needs no lookup; a retry that races the first is settled by the
+            # unique key inside accept_frame.
+            if earlier := services.frame_for_key(session=session, client_key=client_key):
+                return Response(FrameSerializer(earlier).data, status=status.HTTP_202_ACCEPTED)
+            raise
         return Response(FrameSerializer(frame).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -157,6 +157,32 @@ def test_a_retried_upload_with_the_same_key_returns_the_first_answer(
     assert other.json()["id"] != first.json()["id"]
 
 
+def test_a_retry_after_the_session_ended_still_gets_the_first_answer(
+    patient: Any, client_for: Any
+) -> None:
+    session = make_session(patient)
+    client = client_for(patient)
+    first = _upload(client, session, client_frame_id="late-1")
+    client.post(f"/api/sessions/{session.pk}/end")
+    again = _upload(client, session, client_frame_id="late-1")
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    fresh = _upload(client, session, client_frame_id="late-2")
+    assert fresh.status_code == 409 and fresh.json()["error"]["code"] == "session_ended"
+    assert Frame.objects.filter(session=session).count() == 1
+
+
+def test_a_first_upload_with_a_key_does_not_look_the_key_up(patient: Any, client_for: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = make_session(patient)
+    client = client_for(patient)
+    with CaptureQueriesContext(connection) as queries:
+        assert _upload(client, session, client_frame_id="once-1").status_code == 202
+    keyed = [q["sql"] for q in queries.captured_queries if "client_key" in q["sql"]]
+    assert len(keyed) == 1 and keyed[0].lstrip().upper().startswith("INSERT"), keyed
+
+
 def test_a_bad_idempotency_key_is_a_400(patient: Any, client_for: Any) -> None:
     response = _upload(client_for(patient), make_session(patient), client_frame_id="x" * 65)
     assert response.status_code == 400
