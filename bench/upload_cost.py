@@ -6,7 +6,8 @@
    re-encode) on a 640x480 one-face JPEG, plain and with sensor-like noise (a bigger file);
 2. a whole upload request through Django's test client against PostgreSQL and Redis
    (DATABASE_URL / REDIS_URL; in a database of its own, `<name>_uploadcost_bench`): CPU ms per
-   upload, then cProfile's cumulative time of the main steps.
+   upload, the same with an idempotency key (`cpu_ms_per_keyed_upload`, as the browser sends
+   every frame), then cProfile's cumulative time of the main steps.
 """
 
 from __future__ import annotations
@@ -97,19 +98,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=patient).key}")
 
-    def upload() -> None:
-        image = SimpleUploadedFile("f.jpg", noisy, "image/jpeg")
-        response = client.post(
-            f"/api/sessions/{session.pk}/frames", {"image": image}, format="multipart"
-        )
+    keys = iter(range(10**9))
+
+    def upload(keyed: bool = False) -> None:
+        fields: dict[str, Any] = {"image": SimpleUploadedFile("f.jpg", noisy, "image/jpeg")}
+        if keyed:  # as the browser sends every frame: an idempotency key of its own
+            fields["client_frame_id"] = f"bench-{next(keys)}"
+        response = client.post(f"/api/sessions/{session.pk}/frames", fields, format="multipart")
         assert response.status_code == 202, response.content
 
     for _ in range(10):
         upload()
-    started = time.process_time()
-    for _ in range(args.uploads):
-        upload()
-    result["cpu_ms_per_upload"] = round(1000 * (time.process_time() - started) / args.uploads, 2)
+    for keyed, name in ((False, "cpu_ms_per_upload"), (True, "cpu_ms_per_keyed_upload")):
+        started = time.process_time()
+        for _ in range(args.uploads):
+            upload(keyed)
+        result[name] = round(1000 * (time.process_time() - started) / args.uploads, 2)
     profile = cProfile.Profile()
     profile.enable()
     for _ in range(args.uploads):
