@@ -1,7 +1,7 @@
 """The production web server (deploy/serve.py: uvicorn + the ASGI app) against real PostgreSQL
 and Redis: 30 live-event streams held open while a sign-in and an upload still answer within
 a second, the per-user stream cap, a therapist's stream ended by the end of the assignment,
-and SIGTERM closing every stream within seconds."""
+a dropped client's stream freeing its slot, and SIGTERM closing every stream within seconds."""
 
 from __future__ import annotations
 
@@ -215,3 +215,44 @@ def test_requests_reuse_pooled_database_and_redis_connections(server, patient, s
             done.set()
             sampler.join()
     assert max(seen) <= DEFAULT_POOL_SIZE, max(seen)
+
+
+def _raw_stream(base: str, session_id: int, token: str) -> Any:
+    """An events stream on a plain socket, read up to its first line, left open."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(
+        f"GET /api/sessions/{session_id}/events HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Token {token}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    )
+    head = b""
+    while b"retry:" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    return sock
+
+
+def test_a_stream_whose_client_goes_away_frees_its_slot_within_seconds(server, patient):
+    """The disconnect watch: a browser tab closed mid-stream must not keep counting against
+    the patient's cap (the next stream would be refused with 429 until the slot expired)."""
+    base, _ = server
+    account_services.grant_consent(patient=patient)
+    session = TherapySession.objects.create(patient=patient)
+    token = Token.objects.create(user=patient).key
+    held = [_raw_stream(base, session.pk, token) for _ in range(STREAMS_PER_PATIENT)]
+    extra = Stream(f"{base}/api/sessions/{session.pk}/events", token).start()
+    assert extra.closed.wait(10) and extra.status == 429  # the cap is full
+    held.pop().close()  # the client goes away without a word
+    deadline, status = time.monotonic() + 5, None
+    while time.monotonic() < deadline and status != 200:
+        again = Stream(f"{base}/api/sessions/{session.pk}/events", token).start()
+        assert again.connected.wait(10)
+        status = again.status
+        time.sleep(0.2)
+    assert status == 200, "the dropped stream still holds its slot"
+    for sock in held:
+        sock.close()
