@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import os
 import pstats
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=patient).key}")
 
-    keys = iter(range(10**9))
+    keys = itertools.count()
 
     def upload(keyed: bool = False) -> None:
         fields: dict[str, Any] = {"image": SimpleUploadedFile("f.jpg", noisy, "image/jpeg")}

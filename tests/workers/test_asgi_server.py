@@ -221,12 +221,13 @@ def _raw_stream(base: str, session_id: int, token: str) -> Any:
     """An events stream on a plain socket, read up to its first line, left open."""
     import socket
 
+    from bench.rawhttp import build_request
+
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
-    sock.sendall(
-        f"GET /api/sessions/{session_id}/events HTTP/1.1\r\nHost: {host}\r\n"
-        f"Authorization: Token {token}\r\nAccept: text/event-stream\r\n\r\n".encode()
-    )
+    headers = {"Authorization": f"Token {token}", "Accept": "text/event-stream"}
+    path = f"/api/sessions/{session_id}/events"
+    sock.sendall(build_request("GET", path, host=host, headers=headers))
     head = b""
     while b"retry:" not in head:
         chunk = sock.recv(4096)
