@@ -2,8 +2,9 @@
 
     python -m bench.upload_cost --json
 
-1. `validate_image` alone (size/format/header checks, full decode, orientation, metadata-free
-   re-encode) on a 640x480 one-face JPEG, plain and with sensor-like noise (a bigger file);
+1. `validate_image` alone (size/format/header checks; for these upright JPEGs the metadata-free
+   segment copy and its 1/8-scale check decode) on a 640x480 one-face JPEG, plain and with
+   sensor-like noise (a bigger file);
 2. a whole upload request through Django's test client against PostgreSQL and Redis
    (DATABASE_URL / REDIS_URL; in a database of its own, `<name>_uploadcost_bench`): CPU ms per
    upload, the same with an idempotency key (`cpu_ms_per_keyed_upload`, as the browser sends

@@ -8,6 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
@@ -137,6 +138,45 @@ def test_exif_orientation_is_applied_and_metadata_dropped(patient, client_for, m
     stored = Image.open(_files_under(media_root)[0])
     assert stored.size == (40, 80)
     assert b"SecretCam" not in _files_under(media_root)[0].read_bytes()
+
+
+def _noise_jpeg(**save: object) -> bytes:
+    """160x120 pixels of noise: a JPEG with real entropy-coded data, as a camera sends."""
+    pixels = np.random.default_rng(7).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", **save)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "save",
+    [{}, {"progressive": True}, {"restart_marker_blocks": 2}],
+    ids=["baseline", "progressive", "restart_markers"],
+)
+def test_an_upright_jpeg_is_stored_pixel_for_pixel_without_its_metadata(  # type: ignore[no-untyped-def]
+    save, patient, client_for, media_root
+):
+    exif = Image.Exif()
+    exif[0x0112] = 1  # upright
+    exif[0x010F] = "SecretCam"
+    data = _noise_jpeg(
+        exif=exif.tobytes(), comment=b"SecretComment", icc_profile=b"SecretProfile" * 8, **save
+    )
+    session = make_session(patient)
+    response = client_for(patient).post(
+        f"/api/sessions/{session.pk}/frames",
+        {"image": SimpleUploadedFile("f.jpg", data + b"SecretTrailer", "image/jpeg")},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    stored = _files_under(media_root)[0].read_bytes()
+    for secret in (b"SecretCam", b"SecretComment", b"SecretProfile", b"SecretTrailer"):
+        assert secret not in stored
+    # not re-encoded: the stored file decodes to exactly the pixels the client sent
+    with Image.open(io.BytesIO(stored)) as kept, Image.open(io.BytesIO(data)) as sent:
+        assert not kept.getexif() and "icc_profile" not in kept.info
+        assert np.array_equal(np.asarray(kept), np.asarray(sent))
 
 
 @pytest.mark.django_db
