@@ -5,7 +5,10 @@ the login lockout lives in the database, so it holds during the outage.
 
 One Redis client (and so one connection pool) per process and location: Django keeps a cache
 object per request context, and under ASGI every request has a context of its own, so Django's
-own RedisCache opened a fresh Redis connection on every request that touched a throttle."""
+own RedisCache opened a fresh Redis connection on every request that touched a throttle. And one
+redis.Redis per pool: Django builds a new one (with its table of ~170 response callbacks) for
+every cache call, two per throttled request; the client is thread-safe and holds no state of
+its own, so one per pool serves every thread."""
 
 from __future__ import annotations
 
@@ -23,7 +26,22 @@ _clients: dict[str, RedisCacheClient] = {}
 _clients_lock = threading.Lock()
 
 
+class OneClientPerPool(RedisCacheClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[bool, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        if (client := self._clients.get(write)) is None:
+            client = self._clients[write] = super().get_client(key, write=write)
+        return client
+
+
 class FailOpenRedisCache(RedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = OneClientPerPool
+
     @cached_property
     def _cache(self) -> RedisCacheClient:
         # redis-py's pools are thread-safe and re-made after a fork (they check the pid)

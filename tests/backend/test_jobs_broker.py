@@ -59,6 +59,28 @@ def test_upload_enqueues_analyse_frame_with_frame_id(patient, client_for, frames
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_upload_writes_its_frame_in_one_statement_without_a_transaction_block(  # type: ignore[no-untyped-def]
+    patient, client_for, frames_queue
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = make_session(patient)
+    client = client_for(patient)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            f"/api/sessions/{session.pk}/frames",
+            {"image": SimpleUploadedFile("f.jpg", image_bytes(), "image/jpeg")},
+            format="multipart",
+        )
+    assert response.status_code == 202
+    statements = [q["sql"].lstrip().split()[0].upper() for q in queries.captured_queries]
+    assert statements.count("INSERT") == 1, statements
+    assert not {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"} & set(statements), statements
+    assert len(_drain(frames_queue)) == 1, "committed, then published"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_rolled_back_transaction_enqueues_nothing(frames_queue):  # type: ignore[no-untyped-def]
     with pytest.raises(RuntimeError), transaction.atomic():
         jobs.enqueue(jobs.ANALYSE_FRAME, 12345)
