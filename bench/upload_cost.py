@@ -7,8 +7,9 @@
    sensor-like noise (a bigger file);
 2. a whole upload request through Django's test client against PostgreSQL and Redis
    (DATABASE_URL / REDIS_URL; in a database of its own, `<name>_uploadcost_bench`): CPU ms per
-   upload, the same with an idempotency key (`cpu_ms_per_keyed_upload`, as the browser sends
-   every frame), then cProfile's cumulative time of the main steps.
+   upload, the same with an idempotency key (`cpu_ms_per_keyed_upload`), and as the browser
+   sends a frame (`cpu_ms_per_browser_upload`: signed in with a session cookie, the CSRF header
+   and an idempotency key), then cProfile's cumulative time of the main steps (token uploads).
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def _median_ms(fn: Any, n: int = 60) -> float:
         fn()
         times.append(time.perf_counter() - started)
     return round(statistics.median(times) * 1000, 2)
+
+
+def _reset_upload_throttle(user_id: int) -> None:
+    """DRF's throttle keeps every request of the last minute in one cached list, read and
+    written whole on each request: without a reset the list of this benchmark's one patient
+    grows across the phases (to 800+ entries) and each phase costs more than the one before.
+    Each phase starts empty and ends near 200 entries, against ~120 for a patient sending
+    2 frames/s (and at most 600, the default rate)."""
+    from django.core.cache import cache
+
+    from backend.therapy.views import UploadThrottle
+
+    cache.delete(UploadThrottle.cache_format % {"scope": UploadThrottle.scope, "ident": user_id})
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -100,22 +114,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=patient).key}")
 
+    browser = APIClient(enforce_csrf_checks=True)
+    signed_in = browser.post(
+        "/api/auth/login",
+        {"username": "upload-cost", "password": "upload-cost-password-1"},
+        format="json",
+    )
+    assert signed_in.status_code == 200, signed_in.content
+    csrf = {"HTTP_X_CSRFTOKEN": browser.cookies["csrftoken"].value}
     keys = itertools.count()
 
-    def upload(keyed: bool = False) -> None:
+    def upload(keyed: bool = False, by: Any = client, **headers: str) -> None:
         fields: dict[str, Any] = {"image": SimpleUploadedFile("f.jpg", noisy, "image/jpeg")}
         if keyed:  # as the browser sends every frame: an idempotency key of its own
             fields["client_frame_id"] = f"bench-{next(keys)}"
-        response = client.post(f"/api/sessions/{session.pk}/frames", fields, format="multipart")
+        response = by.post(
+            f"/api/sessions/{session.pk}/frames", fields, format="multipart", **headers
+        )
         assert response.status_code == 202, response.content
 
     for _ in range(10):
         upload()
-    for keyed, name in ((False, "cpu_ms_per_upload"), (True, "cpu_ms_per_keyed_upload")):
+        upload(True, browser, **csrf)
+    for name, call in (
+        ("cpu_ms_per_upload", lambda: upload()),
+        ("cpu_ms_per_keyed_upload", lambda: upload(True)),
+        ("cpu_ms_per_browser_upload", lambda: upload(True, browser, **csrf)),
+    ):
+        _reset_upload_throttle(patient.pk)
         started = time.process_time()
         for _ in range(args.uploads):
-            upload(keyed)
+            call()
         result[name] = round(1000 * (time.process_time() - started) / args.uploads, 2)
+    _reset_upload_throttle(patient.pk)
     profile = cProfile.Profile()
     profile.enable()
     for _ in range(args.uploads):

@@ -41,7 +41,7 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 
 @dataclass(frozen=True)
 class CleanImage:
-    """A verified image re-encoded as JPEG with orientation applied and metadata stripped."""
+    """A verified image as a metadata-free JPEG, upright (`jpeg`: what gets stored)."""
 
     jpeg: bytes
     width: int
