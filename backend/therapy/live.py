@@ -44,6 +44,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from backend.accounts.selectors import may_follow_live
 from backend.common import audit, notify
 from backend.common.errors import ApplicationError
 from backend.common.health import broker_redis
@@ -232,14 +233,7 @@ class EventCursor:
                 connection.close()  # never pin a database connection while a stream waits
 
     def _still_allowed(self) -> bool:
-        from backend.accounts.models import User
-
-        viewer = User.objects.filter(pk=self.viewer_id, is_active=True).first()
-        if viewer is None:
-            return False
-        if viewer.pk == self.patient_id:
-            return viewer.is_patient and viewer.has_active_consent()
-        return viewer.is_current_therapist_of(self.patient_id)
+        return may_follow_live(viewer_id=self.viewer_id, patient_id=self.patient_id)
 
     def _end(self, *, reconnect: bool, reason: str = "time") -> str:
         data = {"last_event_id": self.cursor, "reconnect": reconnect, "reason": reason}
