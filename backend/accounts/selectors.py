@@ -13,23 +13,18 @@ their answer in every state of the viewer, the consent and the assignment.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from backend.accounts.models import Assignment, ConsentRecord, Role, User
+from backend.common.sql import column, table
 
 
 @cache  # one database engine per process
 def _may_follow_live_sql() -> str:
-    quote = connection.ops.quote_name
-
-    def column(model: Any, name: str) -> str:
-        return quote(model._meta.get_field(name).column)
-
-    user, consent, assignment = (quote(m._meta.db_table) for m in (User, ConsentRecord, Assignment))
+    user, consent, assignment = table(User), table(ConsentRecord), table(Assignment)
     # Only quoted names from the models go in; every value is a parameter (may_follow_live).
     return (
         f"SELECT CASE WHEN u.{column(User, 'id')} = %s"  # noqa: S608

@@ -8,13 +8,12 @@ row still sees nothing, because the role is checked before the assignments.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import QuerySet
 
 from backend.accounts.models import Assignment, ConsentRecord, Role, User
+from backend.common.sql import column, table
 from backend.therapy.models import EmotionReading, Frame, MoodCheckIn, TherapySession
 
 
@@ -81,20 +80,15 @@ UPLOAD_SESSION_FIELDS = ("id", "patient", "started_at", "ended_at")
 
 @cache  # one database engine per process
 def _own_session_sql() -> str:
-    quote = connection.ops.quote_name
-    session, consent = TherapySession._meta, ConsentRecord._meta
-
-    def column(meta: Any, name: str) -> str:
-        return quote(meta.get_field(name).column)
-
+    session, consent = TherapySession, ConsentRecord
     fields = ", ".join(f"s.{column(session, name)}" for name in UPLOAD_SESSION_FIELDS)
     # only quoted table and column names from the models go in; every value is a parameter
     return (
-        f"SELECT {fields}, EXISTS (SELECT 1 FROM {quote(consent.db_table)} c"  # noqa: S608
+        f"SELECT {fields}, EXISTS (SELECT 1 FROM {table(consent)} c"  # noqa: S608
         f" WHERE c.{column(consent, 'patient')} = s.{column(session, 'patient')}"
         f" AND c.{column(consent, 'notice_version')} = %s"
         f" AND c.{column(consent, 'withdrawn_at')} IS NULL) AS patient_consented"
-        f" FROM {quote(session.db_table)} s"
+        f" FROM {table(session)} s"
         f" WHERE s.{column(session, 'id')} = %s AND s.{column(session, 'patient')} = %s"
     )
 
