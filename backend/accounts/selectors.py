@@ -2,12 +2,13 @@
 
 `may_follow_live` is asked by every open live-events stream at least every
 `live.REVALIDATE_SECONDS` (300 streams: 30 times a second). Through the ORM it took three
-queries, each compiled on every call (the viewer, then their consent or their assignment); a
-py-spy profile of the web server under `python -m bench.capacity` put that at 8 % of the
-process's time. Here it is one statement. The rules are the models' (`User.has_active_consent`,
-`User.is_current_therapist_of`, `ConsentRecord.objects.current()`,
-`Assignment.objects.active()`); tests/backend/test_live_access_query.py holds this statement to
-their answer in every state of the viewer, the consent and the assignment.
+queries, each compiled on every call (the viewer, then their consent or their assignment).
+Here it is one statement: web CPU per upload under `python -m bench.capacity` (300 streams)
+went from 26.3 / 26.2 to 23.2 / 21.3 ms in alternating runs (deploy/CAPACITY.md). The rules
+are the models' (`User.has_active_consent`, `User.is_current_therapist_of`,
+`ConsentRecord.objects.current()`, `Assignment.objects.active()`);
+tests/backend/test_live_access_query.py holds this statement to their answer in every state
+of the viewer, the consent and the assignment.
 """
 
 from __future__ import annotations
