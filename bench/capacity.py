@@ -10,6 +10,11 @@ errors, the web server's CPU milliseconds per accepted upload and its memory per
 and with --workers the upload-to-event latency (upload answered -> the reading arrives on the
 patient's stream). Without workers (the default) frames simply queue: the web tier alone.
 
+With --floor N it runs no load: one client sends N requests of each kind one after another on
+a kept-alive connection to the otherwise idle server (GET /api/health, an authenticated
+GET /api/me, an upload) and reports the server's CPU milliseconds per request of each: what the
+framework costs before an upload does any work of its own.
+
 Runs the production web server (deploy/serve.py, uvicorn) against PostgreSQL and Redis from
 DATABASE_URL / REDIS_URL, in a database of its own, `<name>_capacity_bench`, created afresh
 each run: it never touches any other database. The load generator shares the machine with the
@@ -282,6 +287,37 @@ async def run_load(
     }
 
 
+async def floor(port: int, seed: dict[str, Any], server_pid: int, frame: bytes, n: int
+                ) -> dict[str, Any]:  # fmt: skip
+    """Server CPU ms per request, one request at a time on an idle server (no streams). The
+    requests go round the seeded patients: the upload throttle keeps a list of each patient's
+    last minute of uploads, and one patient sending them all would grow it far past what a
+    camera at 2 frames/s does."""
+    load = Load("127.0.0.1", port, frame)
+    body, content_type = rawhttp.multipart("image", "frame.jpg", frame, "image/jpeg")
+    kinds = {
+        "health": ([load._request("GET", "/api/health")], 200),
+        "me": ([load._request("GET", "/api/me", p["token"]) for p in seed["patients"]], 200),
+        "upload": ([load._request("POST", f"/api/sessions/{p['session']}/frames", p["token"],
+                                  body=body, content_type=content_type)
+                    for p in seed["patients"]], 202),
+    }  # fmt: skip
+    conn = rawhttp.Connection("127.0.0.1", port)
+    out: dict[str, Any] = {}
+    try:
+        for name, (requests, expected) in kinds.items():
+            for i in range(20):  # warm-up: imports, connections, caches
+                assert (await conn.request(requests[i % len(requests)])).status == expected, name
+            cpu_start = cpu_seconds(server_pid)
+            for i in range(n):
+                response = await conn.request(requests[i % len(requests)])
+                assert response.status == expected, (name, response.status, response.body)
+            out[name] = round(1000 * (cpu_seconds(server_pid) - cpu_start) / n, 2)
+    finally:
+        conn.close()
+    return {"floor_requests": n, "web_cpu_ms_per_request": out}
+
+
 # --- the run -----------------------------------------------------------------------------
 
 
@@ -309,6 +345,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--sweep",
         help="patient counts to try in turn, e.g. 2,4,6,8 (watchers: as many, at most "
         "--watchers); reports the largest that holds the targets",
+    )
+    ap.add_argument(
+        "--floor",
+        type=int,
+        default=0,
+        metavar="N",
+        help="no load: N requests of each kind one at a time, server CPU ms per request",
     )
     ap.add_argument("--json", action="store_true", help="one JSON line (the default output too)")
     args = ap.parse_args(argv)
@@ -367,7 +410,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for w in workers:
             w.wait_for_output("ready.", timeout=180)
         frame = support.face_jpeg()
-        if not steps:
+        if args.floor:
+            figures = asyncio.run(floor(port, seed, web.proc.pid, frame, args.floor))
+        elif not steps:
             figures = asyncio.run(run_load(args, port, seed, web.proc.pid, frame))
         else:
             figures = {"sweep": []}
@@ -386,7 +431,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         web.stop()
     result = {
         "benchmark": "capacity",
-        "mode": f"web + {args.workers} worker(s)" if args.workers else "web tier alone",
+        "mode": "floor" if args.floor else
+                f"web + {args.workers} worker(s)" if args.workers else "web tier alone",
         "server": f"uvicorn (deploy/serve.py), {args.web_processes} process(es)",
         "patients": args.patients,
         "watchers": args.watchers,
