@@ -166,9 +166,9 @@ class TherapySessionViewSet(
             # usual case) needs no lookup; a retry that races the first is settled by the
             # unique key inside accept_frame.
             if earlier := services.frame_for_key(session=session, client_key=client_key):
-                return Response(FrameSerializer(earlier).data, status=status.HTTP_202_ACCEPTED)
+                return Response(FrameSerializer.receipt(earlier), status=status.HTTP_202_ACCEPTED)
             raise
-        return Response(FrameSerializer(frame).data, status=status.HTTP_202_ACCEPTED)
+        return Response(FrameSerializer.receipt(frame), status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         parameters=[
