@@ -43,6 +43,7 @@ from bench.env import ROOT, bench_database_url, environment, percentiles, recrea
 TICKS = os.sysconf("SC_CLK_TCK")
 FRAME_IN_EVENT = re.compile(rb'"frame":\s*(\d+)')
 PAGE = os.sysconf("SC_PAGE_SIZE")
+OTHER_SERVERS = {"postgres": "postgresql", "redis-server": "redis"}  # process name: label
 
 
 _SEED = """
@@ -106,6 +107,35 @@ def cpu_seconds(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total / TICKS
+
+
+def cpu_seconds_of(name: str) -> float:
+    """CPU seconds of every process whose command name is `name` (the local PostgreSQL's
+    backends, redis-server): what one upload costs the rest of the machine."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != name:
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / TICKS
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far, by kind (/proc/stat: user nice system idle iowait irq
+    softirq steal ...), in ticks."""
+    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Share of the machine's CPU time the hypervisor gave to someone else meanwhile: on a
+    virtual machine whose host is busy the run had less CPU than its core count says."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return round(spent[7] / max(1, sum(spent)), 3)
 
 
 def rss_mib(pid: int) -> float:
@@ -242,6 +272,8 @@ async def run_load(
     held = load.streams_open
     rss_streams = rss_mib(server_pid)
     cpu_start = cpu_seconds(server_pid)
+    others_start = {name: cpu_seconds_of(name) for name in OTHER_SERVERS}
+    machine_start = cpu_times()
     own_start = time.process_time()
     tasks.append(asyncio.create_task(load.probe_health()))
     phases = random.Random(0)
@@ -253,6 +285,8 @@ async def run_load(
     await asyncio.sleep(args.seconds)
     elapsed = time.monotonic() - started
     cpu_used = cpu_seconds(server_pid) - cpu_start
+    others = {name: cpu_seconds_of(name) - others_start[name] for name in OTHER_SERVERS}
+    stolen = steal_share(machine_start, cpu_times())
     own_used = time.process_time() - own_start
     streams_at_end = load.streams_open
     load.stop.set()
@@ -276,7 +310,13 @@ async def run_load(
         "upload_to_event_ms": percentiles(load.event_ms) if args.workers else None,
         "web_cpu_ms_per_upload": round(1000 * cpu_used / accepted, 1) if accepted else None,
         "web_cpu_share_of_one_core": round(cpu_used / elapsed, 2),
+        # the local servers' processes, whatever else they served meanwhile (a quiet machine)
+        "other_cpu_ms_per_upload": {
+            label: round(1000 * others[name] / accepted, 1) if accepted else None
+            for name, label in OTHER_SERVERS.items()
+        },
         "load_generator_cpu_share_of_one_core": round(own_used / elapsed, 2),
+        "cpu_steal_share": stolen,
         "web_rss_mib": {
             "before_streams": round(rss_before, 1),
             "with_streams": round(rss_streams, 1),

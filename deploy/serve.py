@@ -16,8 +16,17 @@ SERVE_BIND, default 127.0.0.1:8000), WEB_CONCURRENCY (worker processes, default 
 WEB_GRACEFUL_SECONDS (on SIGTERM, open streams get this long before they are closed; browsers
 reconnect to another replica and resume from Last-Event-ID; default 5), FORWARDED_ALLOW_IPS
 (the proxies whose X-Forwarded-* are trusted, default 127.0.0.1), DATABASE_POOL_SIZE (PostgreSQL
-connections per worker process, default 10: a psycopg pool, since under ASGI each request runs
-in a thread of its own and a per-thread connection would be opened, and left behind, per request).
+connections per worker process, default 4: a psycopg pool, since under ASGI each request runs
+in a thread of its own and a per-thread connection would be opened, and left behind, per request;
+backend/config/asgi.py runs as many request threads as the pool has connections).
+
+Why 4 and not 10: the request threads of one process share one GIL, and the views are mostly
+Python; more threads than the work can use only take turns on it. `python -m bench.capacity
+--patients 50 --watchers 250 --seconds 20 --fps 2 --web-processes 2 --json` with
+DATABASE_POOL_SIZE=10 and =4, alternating, on a 2-core AMD EPYC: upload p50 449 / 633 ms
+against 207 / 123 ms, 93.2 / 72.5 against 96.5 / 99.5 uploads/s accepted of the 100 sent, and
+web CPU 14.0 / 15.8 against 13.1 / 12.8 ms per upload. At 50 uploads/s (--fps 1) the two did
+not differ beyond the run-to-run noise. 2 and 3 threads measured like 4.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import argparse
 import os
 import sys
 
-DEFAULT_POOL_SIZE = 10
+DEFAULT_POOL_SIZE = 4
 
 
 def command(*, bind: str, workers: int) -> list[str]:
