@@ -469,10 +469,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for w in workers:
             w.stop()
         web.stop()
+    mode = f"web + {args.workers} worker(s)" if args.workers else "web tier alone"
+    if args.floor:
+        mode = "floor"
     result = {
         "benchmark": "capacity",
-        "mode": "floor" if args.floor else
-                f"web + {args.workers} worker(s)" if args.workers else "web tier alone",
+        "mode": mode,
         "server": f"uvicorn (deploy/serve.py), {args.web_processes} process(es)",
         "patients": args.patients,
         "watchers": args.watchers,
