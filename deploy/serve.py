@@ -22,11 +22,13 @@ backend/config/asgi.py runs as many request threads as the pool has connections)
 
 Why 4 and not 10: the request threads of one process share one GIL, and the views are mostly
 Python; more threads than the work can use only take turns on it. `python -m bench.capacity
---patients 50 --watchers 250 --seconds 20 --fps 2 --web-processes 2 --json` with
-DATABASE_POOL_SIZE=10 and =4, alternating, on a 2-core AMD EPYC: upload p50 449 / 633 ms
-against 207 / 123 ms, 93.2 / 72.5 against 96.5 / 99.5 uploads/s accepted of the 100 sent, and
-web CPU 14.0 / 15.8 against 13.1 / 12.8 ms per upload. At 50 uploads/s (--fps 1) the two did
-not differ beyond the run-to-run noise. 2 and 3 threads measured like 4.
+--patients 50 --watchers 250 --seconds 20 --fps 2 --web-processes 2 --json` (100 uploads/s
+offered) with DATABASE_POOL_SIZE=10 and =4, nine alternating runs each at round 5's code on a
+2-core AMD EPYC (a virtual machine whose figures swing from run to run: see deploy/CAPACITY.md):
+medians of 90.4 against 99.3 uploads/s accepted, web CPU 14.0 against 12.8 ms per upload,
+upload p50 364 against 123 ms, p99 847 against 706 ms: neither holds the p99 target there.
+At 50 uploads/s (--fps 1) the two did not differ beyond the noise; 2 and 3 threads measured
+like 4.
 """
 
 from __future__ import annotations
