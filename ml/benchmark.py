@@ -2,6 +2,7 @@
 
     python -m ml.benchmark --json
     python -m ml.benchmark --json --only classifier --threads 2
+    python -m ml.benchmark --json --only training   # training speed of the shipped and a wider net
 
 Output: {"device", "cuda_device", "numerics", the ml.runinfo keys ("commit", "cpu_model",
 "cpu_flags", "torch", "torch_threads", "load_average_1m", ...), "<section>": {...}, ...}.
@@ -29,6 +30,8 @@ from ml.checkpoint import DEFAULT_CHECKPOINT, load_classifier
 from ml.numerics import numeric_choice
 from ml.runinfo import environment
 from ml.timing import timed
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 def classifier_on(
@@ -58,12 +61,69 @@ def classifier_section(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+TRAIN_IMAGES = 28_709  # FER-2013's Training split: one epoch
+
+
+def training_on(config: Path, device: torch.device, steps: int) -> dict[str, Any]:
+    """One training step as ml.train takes it (augmentation in torch, channels_last, the
+    config's numerics, SGD with Nesterov momentum), on random faces: the time an epoch and a
+    long schedule would take on this machine, before committing hours to one."""
+    from ml.classifier import build_model, count_parameters
+    from ml.data import AugmentConfig, augment
+    from ml.numerics import bf16_fast_on
+    from ml.train import load_config, make_optimizer, training_loss
+
+    cfg = load_config(config)
+    model = build_model(cfg["arch"]).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    model.train()
+    opt = make_optimizer(model, cfg)
+    aug = AugmentConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()}  # type: ignore[arg-type]
+    )
+    bf16 = bf16_fast_on(device) if cfg["bf16"] == "auto" else bool(cfg["bf16"])
+    size, batch = model.cfg.input_size, cfg["batch_size"]
+    gen = torch.Generator().manual_seed(0)
+    faces = torch.randn(batch, 1, size, size, generator=gen)
+    labels = torch.randint(0, model.cfg.num_classes, (batch,), generator=gen)
+
+    def step() -> None:
+        x = augment(faces, aug).to(device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = training_loss(logits.float(), labels.to(device), cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    seconds = statistics.median(timed(step, device, steps, warmup=3))
+    epoch_s = TRAIN_IMAGES / batch * seconds
+    return {
+        "config": str(config),
+        "parameters": count_parameters(model),
+        "bf16": bf16,
+        "batch": batch,
+        "step_ms": round(seconds * 1000, 2),
+        "images_per_s": round(batch / seconds, 1),
+        "epoch_minutes": round(epoch_s / 60, 1),
+        "hours_for_config_epochs": round(cfg["epochs"] * epoch_s / 3600, 1),
+        "config_epochs": cfg["epochs"],
+    }
+
+
+def training_section(args: argparse.Namespace) -> dict[str, Any]:
+    """Training speed of each --train-config (default: the shipped net's and the wider one's)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return {Path(c).stem: training_on(Path(c), device, args.train_steps) for c in args.train_config}
+
+
 # (name, function) pairs; append new sections here.
 SECTIONS: list[tuple[str, Callable[[argparse.Namespace], dict[str, Any]]]] = [
     ("classifier", classifier_section),
     ("detector", detector_section),
     ("pipeline", pipeline_section),
+    ("training", training_section),
 ]
+DEFAULT_OFF = {"training"}  # minutes, not seconds: only when asked for with --only training
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -73,7 +133,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--only", action="append", help="run only these sections (repeatable)")
+    ap.add_argument(
+        "--train-config",
+        action="append",
+        help="configs the training section times (default: fer_cnn and fer_cnn_wide)",
+    )
+    ap.add_argument("--train-steps", type=int, default=10, help="timed training steps per config")
     args = ap.parse_args(argv)
+    args.train_config = args.train_config or [
+        str(CONFIGS / "fer_cnn.json"),
+        str(CONFIGS / "fer_cnn_wide.json"),
+    ]
     torch.set_num_threads(args.threads)
     result: dict[str, Any] = {
         "device": "cuda+cpu" if torch.cuda.is_available() else "cpu",
@@ -84,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         **environment(),
     }
     for name, section in SECTIONS:
-        if not args.only or name in args.only:
+        if (name in args.only) if args.only else name not in DEFAULT_OFF:
             result[name] = section(args)
     print(json.dumps(result))
     return result

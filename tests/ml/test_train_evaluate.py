@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ml.benchmark import SECTIONS, classifier_section
+from ml.benchmark import DEFAULT_OFF, SECTIONS, classifier_section, training_section
 from ml.checkpoint import load_classifier
 from ml.classifier import build_model
 from ml.data import load_npz
@@ -116,6 +116,19 @@ def test_benchmark_section_reports_latency_and_throughput(tiny_checkpoint):
     assert ("classifier", classifier_section) in SECTIONS
     result = classifier_section(Namespace(checkpoint=tiny_checkpoint, repeats=1))
     assert result["batch_1_ms"] > 0 and result["batch_256_images_per_s"] > 0
+
+
+def test_the_training_section_times_a_step_of_each_config_and_projects_the_schedule():
+    assert ("training", training_section) in SECTIONS and "training" in DEFAULT_OFF
+    tiny = str(REPO / "ml/configs/tiny.json")
+    result = training_section(Namespace(train_config=[tiny], train_steps=2))["tiny"]
+    assert result["parameters"] == sum(
+        p.numel() for p in build_model(load_config(tiny)["arch"]).parameters()
+    )
+    assert result["batch"] == 64 and result["config_epochs"] == 2
+    assert result["images_per_s"] == pytest.approx(64 / (result["step_ms"] / 1000), rel=0.02)
+    epoch_hours = 28_709 / result["images_per_s"] / 3600
+    assert result["hours_for_config_epochs"] == pytest.approx(2 * epoch_hours, abs=0.051)
 
 
 @pytest.mark.slow
