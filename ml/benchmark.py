@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict
@@ -28,7 +29,7 @@ import torch
 from ml.bench_detector import detector_section, pipeline_section
 from ml.checkpoint import DEFAULT_CHECKPOINT, load_classifier
 from ml.numerics import numeric_choice
-from ml.runinfo import environment
+from ml.runinfo import ROOT, environment
 from ml.timing import timed
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -98,7 +99,7 @@ def training_on(config: Path, device: torch.device, steps: int) -> dict[str, Any
     seconds = statistics.median(timed(step, device, steps, warmup=3))
     epoch_s = TRAIN_IMAGES / batch * seconds
     return {
-        "config": str(config),
+        "config": os.path.relpath(config, ROOT),
         "parameters": count_parameters(model),
         "bf16": bf16,
         "batch": batch,
