@@ -67,8 +67,9 @@ TRAIN_IMAGES = 28_709  # FER-2013's Training split: one epoch
 
 def training_on(config: Path, device: torch.device, steps: int) -> dict[str, Any]:
     """One training step as ml.train takes it (augmentation in torch, channels_last, the
-    config's numerics, SGD with Nesterov momentum), on random faces: the time an epoch and a
-    long schedule would take on this machine, before committing hours to one."""
+    config's numerics, SGD with Nesterov momentum; not the weight average's update nor the
+    evaluation after each epoch, so a floor), on random faces: the time an epoch and a long
+    schedule would take on this machine, before committing hours to one."""
     from ml.classifier import build_model, count_parameters
     from ml.data import AugmentConfig, augment
     from ml.numerics import bf16_fast_on
