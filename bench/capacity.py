@@ -98,31 +98,30 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def _cpu_ticks(proc: Path) -> int:
+    """utime + stime of the process at /proc/<pid>; 0 when it has gone meanwhile."""
+    try:
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def cpu_seconds(pid: int) -> float:
-    total = 0
-    for p in _tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except (OSError, IndexError, ValueError):
-            continue
-    return total / TICKS
+    return sum(_cpu_ticks(Path(f"/proc/{p}")) for p in _tree(pid)) / TICKS
+
+
+def _named(proc: Path, name: str) -> bool:
+    try:
+        return proc.name.isdigit() and (proc / "comm").read_text().strip() == name
+    except OSError:
+        return False
 
 
 def cpu_seconds_of(name: str) -> float:
     """CPU seconds of every process whose command name is `name` (the local PostgreSQL's
     backends, redis-server): what one upload costs the rest of the machine."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() != name:
-                    continue
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-            except (OSError, IndexError, ValueError):
-                continue
-    return total / TICKS
+    return sum(_cpu_ticks(e) for e in Path("/proc").iterdir() if _named(e, name)) / TICKS
 
 
 def cpu_times() -> list[int]:

@@ -71,18 +71,15 @@ def training_on(config: Path, device: torch.device, steps: int) -> dict[str, Any
     evaluation after each epoch, so a floor), on random faces: the time an epoch and a long
     schedule would take on this machine, before committing hours to one."""
     from ml.classifier import build_model, count_parameters
-    from ml.data import AugmentConfig, augment
-    from ml.numerics import bf16_fast_on
-    from ml.train import load_config, make_optimizer, training_loss
+    from ml.data import augment
+    from ml.train import augment_config, load_config, make_optimizer, training_loss, uses_bf16
 
     cfg = load_config(config)
     model = build_model(cfg["arch"]).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     model.train()
     opt = make_optimizer(model, cfg)
-    aug = AugmentConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()}  # type: ignore[arg-type]
-    )
-    bf16 = bf16_fast_on(device) if cfg["bf16"] == "auto" else bool(cfg["bf16"])
+    aug = augment_config(cfg)
+    bf16 = uses_bf16(cfg, device)
     size, batch = model.cfg.input_size, cfg["batch_size"]
     gen = torch.Generator().manual_seed(0)
     faces = torch.randn(batch, 1, size, size, generator=gen)

@@ -140,6 +140,18 @@ def training_loss(
     return loss
 
 
+def augment_config(cfg: dict[str, Any]) -> AugmentConfig:
+    """The config's augmentation (JSON lists become the tuples AugmentConfig holds)."""
+    return AugmentConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()}  # type: ignore[arg-type]
+    )
+
+
+def uses_bf16(cfg: dict[str, Any], device: torch.device) -> bool:
+    """bf16 autocast for this config on this device: "auto" lets ml.numerics decide."""
+    return bf16_fast_on(device) if cfg["bf16"] == "auto" else bool(cfg["bf16"])
+
+
 def make_optimizer(model: torch.nn.Module, cfg: dict[str, Any]) -> torch.optim.SGD:
     # no weight decay on BatchNorm and biases (1-d tensors): standard, and helps small nets
     decay = [p for p in model.parameters() if p.ndim > 1]
@@ -183,9 +195,7 @@ def train(
         pub = pub.subset(np.arange(min(len(pub), cfg["max_eval"])))
     pre = preprocessing_for(tr.images)
     arch = ArchConfig.from_dict(cfg["arch"])
-    aug = AugmentConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["augment"].items()}  # type: ignore[arg-type]
-    )
+    aug = augment_config(cfg)
     model = build_model(arch).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if cfg["init_from"] and not resume:
         init, _ = read_checkpoint(cfg["init_from"])
@@ -209,7 +219,7 @@ def train(
     warmup = cfg["warmup_epochs"] * steps_per_epoch
     weights = class_weights(tr.labels, cfg["class_weighting"])
     weights = None if weights is None else weights.to(device)
-    bf16 = bf16_fast_on(device) if cfg["bf16"] == "auto" else bool(cfg["bf16"])
+    bf16 = uses_bf16(cfg, device)
 
     st: dict[str, Any] = {"epoch": 0, "step": 0, "best_acc": -1.0, "best_epoch": -1, "history": []}
     st["train_seconds"] = 0.0

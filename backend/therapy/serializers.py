@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from rest_framework import serializers
@@ -90,11 +91,10 @@ class FrameSerializer(serializers.ModelSerializer[Frame]):
         return cls._receipts().to_representation(frame)
 
     @classmethod
+    @cache
     def _receipts(cls) -> FrameSerializer:
-        if (prototype := cls.__dict__.get("_receipt_prototype")) is None:
-            prototype = cls()
-            prototype.fields  # noqa: B018 (built here, once, before any thread reads it)
-            cls._receipt_prototype = prototype
+        prototype = cls()
+        prototype.fields  # noqa: B018 (built here, once, before any thread reads it)
         return prototype
 
 
