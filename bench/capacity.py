@@ -8,7 +8,8 @@ JPEG at --fps; M watchers (therapists following a patient's session) hold a stre
 prober asks GET /api/health every 100 ms. It reports upload p50/p99, /api/health p50/p99,
 errors, the web server's CPU milliseconds per accepted upload and its memory per open stream,
 and with --workers the upload-to-event latency (upload answered -> the reading arrives on the
-patient's stream). Without workers (the default) frames simply queue: the web tier alone.
+patient's stream), and the web processes' garbage-collector pauses during the load (full
+collections and any other of 5 ms or more, timed by bench/gc_probe inside the server). Without workers (the default) frames simply queue: the web tier alone.
 
 With --floor N it runs no load: one client sends N requests of each kind one after another on
 a kept-alive connection to the otherwise idle server (GET /api/health, an authenticated
@@ -249,8 +250,33 @@ class Load:
         conn.close()
 
 
+GC_PROBE = ROOT / "bench" / "gc_probe"
+
+
+def gc_pauses(folder: Path, start: float, end: float) -> dict[str, Any]:
+    """The web processes' garbage-collector pauses between two wall times (bench/gc_probe)."""
+    pauses = [
+        json.loads(line)
+        for path in folder.glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    pauses = [p for p in pauses if start <= p["t"] <= end]
+    full = sorted(p["ms"] for p in pauses if p["generation"] == 2)
+    return {
+        "full_collections": len(full),
+        "full_ms_max": full[-1] if full else None,
+        "full_ms_median": full[len(full) // 2] if full else None,
+        "younger_over_5_ms": sum(1 for p in pauses if p["generation"] < 2),
+    }
+
+
 async def run_load(
-    args: argparse.Namespace, port: int, seed: dict[str, Any], server_pid: int, frame: bytes
+    args: argparse.Namespace,
+    port: int,
+    seed: dict[str, Any],
+    server_pid: int,
+    frame: bytes,
+    gc_dir: Path,
 ) -> dict[str, Any]:
     load = Load("127.0.0.1", port, frame)
     rss_before = rss_mib(server_pid)
@@ -280,9 +306,10 @@ async def run_load(
         asyncio.create_task(load.upload(p["token"], p["session"], args.fps, phases.random()))
         for p in seed["patients"]
     ]
-    started = time.monotonic()
+    started, wall_started = time.monotonic(), time.time()
     await asyncio.sleep(args.seconds)
     elapsed = time.monotonic() - started
+    pauses = gc_pauses(gc_dir, wall_started, time.time())
     cpu_used = cpu_seconds(server_pid) - cpu_start
     others = {name: cpu_seconds_of(name) - others_start[name] for name in OTHER_SERVERS}
     stolen = steal_share(machine_start, cpu_times())
@@ -316,6 +343,7 @@ async def run_load(
         },
         "load_generator_cpu_share_of_one_core": round(own_used / elapsed, 2),
         "cpu_steal_share": stolen,
+        "web_gc_pauses": pauses,
         "web_rss_mib": {
             "before_streams": round(rss_before, 1),
             "with_streams": round(rss_streams, 1),
@@ -437,7 +465,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     port = support.free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp / "web.log"
-    web = support.web(env, log, port, args.web_processes).start()
+    gc_dir = tmp / "gc"
+    gc_dir.mkdir()
+    web_env = {
+        **env,
+        "GC_PAUSE_DIR": str(gc_dir),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(GC_PROBE), env.get("PYTHONPATH")])),
+    }
+    web = support.web(web_env, log, port, args.web_processes).start()
     workers = [
         support.worker(env, tmp / f"w{i}.log", f"{env['CELERY_FRAMES_QUEUE']},"
                        f"{env['CELERY_LIGHT_QUEUE']}", f"cap{i}-{run}", pool="solo").start()
@@ -452,12 +487,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.floor:
             figures = asyncio.run(floor(port, seed, web.proc.pid, frame, args.floor))
         elif not steps:
-            figures = asyncio.run(run_load(args, port, seed, web.proc.pid, frame))
+            figures = asyncio.run(run_load(args, port, seed, web.proc.pid, frame, gc_dir))
         else:
             figures = {"sweep": []}
             for n in steps:
                 part = {"patients": seed["patients"][:n], "watchers": seed["watchers"][:n]}
-                step = asyncio.run(run_load(args, port, part, web.proc.pid, frame))
+                step = asyncio.run(run_load(args, port, part, web.proc.pid, frame, gc_dir))
                 step = {"patients": n, "watchers": len(part["watchers"]), **step}
                 step["holds_targets"] = holds_targets(step, with_workers=bool(args.workers))
                 figures["sweep"].append(step)
