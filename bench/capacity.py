@@ -9,7 +9,8 @@ prober asks GET /api/health every 100 ms. It reports upload p50/p99, /api/health
 errors, the web server's CPU milliseconds per accepted upload and its memory per open stream,
 and with --workers the upload-to-event latency (upload answered -> the reading arrives on the
 patient's stream), and the web processes' garbage-collector pauses during the load (full
-collections and any other of 5 ms or more, timed by bench/gc_probe inside the server). Without workers (the default) frames simply queue: the web tier alone.
+collections and any other of 5 ms or more, timed by bench/gc_probe inside the server).
+Without workers (the default) frames simply queue: the web tier alone.
 
 With --floor N it runs no load: one client sends N requests of each kind one after another on
 a kept-alive connection to the otherwise idle server (GET /api/health, an authenticated
