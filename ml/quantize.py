@@ -122,7 +122,10 @@ def write_sidecar(
         "checkpoint_version": version,
         "engine": ENGINE,
         "calibration": calibration,
-        "ranges": {k: [round(v[0], 6), round(v[1], 6)] for k, v in sorted(ranges.items())},
+        # Exact: an observer's float32 range as a Python float prints in JSON as the shortest
+        # text that reads back to the same value. Rounded to 6 decimals, a scale came back a
+        # few ulps off and the rebuilt model differed in its last bits on an AVX-512 CPU.
+        "ranges": {k: [float(v[0]), float(v[1])] for k, v in sorted(ranges.items())},
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=1) + "\n")
