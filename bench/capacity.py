@@ -8,8 +8,8 @@ JPEG at --fps; M watchers (therapists following a patient's session) hold a stre
 prober asks GET /api/health every 100 ms. It reports upload p50/p99, /api/health p50/p99,
 errors, the web server's CPU milliseconds per accepted upload and its memory per open stream,
 and with --workers the upload-to-event latency (upload answered -> the reading arrives on the
-patient's stream), and the web processes' garbage-collector pauses during the load (full
-collections and any other of 5 ms or more, timed by bench/gc_probe inside the server).
+patient's stream), and the garbage collector's pauses in the web (and worker) processes during
+the load (full collections and any other of 5 ms or more, timed by bench/gc_probe inside them).
 Without workers (the default) frames simply queue: the web tier alone.
 
 With --floor N it runs no load: one client sends N requests of each kind one after another on
@@ -252,10 +252,11 @@ class Load:
 
 
 GC_PROBE = ROOT / "bench" / "gc_probe"
+GC_ROLES = ("web", "worker")
 
 
 def gc_pauses(folder: Path, start: float, end: float) -> dict[str, Any]:
-    """The web processes' garbage-collector pauses between two wall times (bench/gc_probe)."""
+    """The garbage collector's pauses in one role's processes between two wall times."""
     pauses = [
         json.loads(line)
         for path in folder.glob("*.jsonl")
@@ -310,7 +311,8 @@ async def run_load(
     started, wall_started = time.monotonic(), time.time()
     await asyncio.sleep(args.seconds)
     elapsed = time.monotonic() - started
-    pauses = gc_pauses(gc_dir, wall_started, time.time())
+    wall_ended = time.time()
+    pauses = {role: gc_pauses(gc_dir / role, wall_started, wall_ended) for role in GC_ROLES}
     cpu_used = cpu_seconds(server_pid) - cpu_start
     others = {name: cpu_seconds_of(name) - others_start[name] for name in OTHER_SERVERS}
     stolen = steal_share(machine_start, cpu_times())
@@ -344,7 +346,8 @@ async def run_load(
         },
         "load_generator_cpu_share_of_one_core": round(own_used / elapsed, 2),
         "cpu_steal_share": stolen,
-        "web_gc_pauses": pauses,
+        "web_gc_pauses": pauses["web"],
+        "worker_gc_pauses": pauses["worker"] if args.workers else None,
         "web_rss_mib": {
             "before_streams": round(rss_before, 1),
             "with_streams": round(rss_streams, 1),
@@ -467,15 +470,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     log = tmp / "web.log"
     gc_dir = tmp / "gc"
-    gc_dir.mkdir()
-    web_env = {
-        **env,
-        "GC_PAUSE_DIR": str(gc_dir),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(GC_PROBE), env.get("PYTHONPATH")])),
-    }
-    web = support.web(web_env, log, port, args.web_processes).start()
+    probed = {}
+    for role in GC_ROLES:
+        (gc_dir / role).mkdir(parents=True)
+        probed[role] = {
+            **env,
+            "GC_PAUSE_DIR": str(gc_dir / role),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(GC_PROBE), env.get("PYTHONPATH")])),
+        }
+    web = support.web(probed["web"], log, port, args.web_processes).start()
     workers = [
-        support.worker(env, tmp / f"w{i}.log", f"{env['CELERY_FRAMES_QUEUE']},"
+        support.worker(probed["worker"], tmp / f"w{i}.log", f"{env['CELERY_FRAMES_QUEUE']},"
                        f"{env['CELERY_LIGHT_QUEUE']}", f"cap{i}-{run}", pool="solo").start()
         for i in range(args.workers)
     ]  # fmt: skip
