@@ -135,9 +135,9 @@ def settle_heap() -> None:
     """Preload, then move what start-up built out of the garbage collector's sight.
 
     CPython's full (generation 2) collection walks every tracked object: in a web process that
-    is Django, DRF, Celery, the URL tree and a thousand modules, over 100k objects that live as
-    long as the process. gc.freeze() moves the start-up objects to the permanent generation,
-    so full collections walk only what requests and streams have made since: under
+    is Django, DRF, Celery, the URL tree and a thousand modules, tens of thousands of objects
+    that live as long as the process. gc.freeze() moves the start-up objects to the permanent
+    generation, so full collections walk only what requests and streams have made since: under
     `python -m bench.capacity --patients 50 --watchers 250 --seconds 20 --fps 2
     --web-processes 2 --json` (100 uploads/s, 300 streams) the longest full collection of a
     run went from 85-96 ms to 16-19 ms (web_gc_pauses; deploy/CAPACITY.md, round 6)."""

@@ -70,6 +70,6 @@ def test_start_up_preloads_the_request_path_and_freezes_its_heap(
         assert not ONLY_WITH_REDIS_AND_POSTGRES & modules
     else:
         assert modules >= ONLY_WITH_REDIS_AND_POSTGRES, ONLY_WITH_REDIS_AND_POSTGRES - modules
-    # Start-up built some 100k objects; all but what this probe made since are frozen.
+    # Start-up built tens of thousands of objects; all but what this probe made since are frozen.
     assert heap["frozen"] > 50_000
     assert heap["unfrozen"] < heap["frozen"] // 20
