@@ -5,12 +5,14 @@
     python -m bench.frames --rate 5 --seconds 60 --json           # upload-to-reading latency
     python -m bench.frames --rate 100 --seconds 30 --upload-only --json   # upload endpoint
 
-Needs DATABASE_URL and REDIS_URL (migrates that database). Starts its own web server and
-Celery worker subprocesses on private queues, uploads 640x480 one-face JPEGs on an open-loop
-schedule (a slow server does not slow the arrivals), waits until every accepted frame is
-final, and prints one JSON line: upload latency (client side), upload-to-reading latency
-(Frame.uploaded_at -> processed_at, written in the readings' transaction), throughput, and
-lost/duplicated counts. The benchmark's patient and data are deleted afterwards.
+Needs DATABASE_URL (PostgreSQL) and REDIS_URL. Runs in a database of its own next to the one
+DATABASE_URL names, `<name>_frames_bench`, created afresh each run: it never touches any other
+database. Starts its own web server and Celery worker subprocesses on private queues, uploads
+640x480 one-face JPEGs on an open-loop schedule (a slow server does not slow the arrivals),
+waits until every accepted frame is final, and prints one JSON line: upload latency (client
+side), upload-to-reading latency (Frame.uploaded_at -> processed_at, written in the readings'
+transaction), throughput, and lost/duplicated counts. The benchmark's patient and data are
+deleted afterwards.
 """
 
 from __future__ import annotations
@@ -44,8 +46,16 @@ def _args() -> argparse.Namespace:
 
 def main() -> None:
     args = _args()
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        sys.exit("set DATABASE_URL and REDIS_URL (the benchmark runs against real services)")
+    if not (
+        os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")
+    ):
+        sys.exit(
+            "set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark runs against real services"
+        )
+    from bench.env import bench_database_url, recreate_database
+
+    os.environ["DATABASE_URL"] = bench_database_url(os.environ["DATABASE_URL"], "frames")
+    recreate_database(os.environ["DATABASE_URL"])  # the web server and workers inherit it
     import django
 
     django.setup()
