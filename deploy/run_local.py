@@ -22,8 +22,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    # SIGINT too, explicitly: a process started in the background by a non-interactive shell
+    # inherits SIGINT ignored, and Python then leaves it ignored, so Ctrl-C (or a test's
+    # SIGINT) would not reach us and the web server and worker would be left running.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backend.config.settings",
