@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import rawhttp
-from bench.env import ROOT, bench_database_url, environment, percentiles, recreate_database
+from bench.env import ROOT, environment, fresh_database, percentiles
 
 TICKS = os.sysconf("SC_CLK_TCK")
 FRAME_IN_EVENT = re.compile(rb'"frame":\s*(\d+)')
@@ -255,6 +255,13 @@ GC_PROBE = ROOT / "bench" / "gc_probe"
 GC_ROLES = ("web", "worker")
 
 
+def gc_probed(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """`env` for a process whose collector bench/gc_probe times into `folder` (created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = os.pathsep.join(filter(None, [str(GC_PROBE), env.get("PYTHONPATH")]))
+    return {**env, "GC_PAUSE_DIR": str(folder), "PYTHONPATH": path}
+
+
 def gc_pauses(folder: Path, start: float, end: float) -> dict[str, Any]:
     """The garbage collector's pauses in one role's processes between two wall times."""
     pauses = [
@@ -430,20 +437,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if steps:
         args.patients = max(steps)
         args.watchers = min(args.watchers, max(steps))
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
-        "REDIS_URL"
-    ):
-        raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+    fresh_database("capacity", redis=True)  # DATABASE_URL now names it
     sys.path.insert(0, str(ROOT))
     from tests.workers import support
 
-    db_url = bench_database_url(os.environ["DATABASE_URL"], "capacity")
-    recreate_database(db_url)
     tmp = Path(tempfile.mkdtemp(prefix="capacity-bench-"))
     run = uuid.uuid4().hex[:6]
     env = {
         **os.environ,
-        "DATABASE_URL": db_url,
         "DJANGO_SETTINGS_MODULE": "backend.config.settings",
         "VAR_DIR": str(tmp / "var"),
         "MEDIA_ROOT": str(tmp / "media"),
@@ -470,14 +471,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     log = tmp / "web.log"
     gc_dir = tmp / "gc"
-    probed = {}
-    for role in GC_ROLES:
-        (gc_dir / role).mkdir(parents=True)
-        probed[role] = {
-            **env,
-            "GC_PAUSE_DIR": str(gc_dir / role),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(GC_PROBE), env.get("PYTHONPATH")])),
-        }
+    probed = {role: gc_probed(env, gc_dir / role) for role in GC_ROLES}
     web = support.web(probed["web"], log, port, args.web_processes).start()
     workers = [
         support.worker(probed["worker"], tmp / f"w{i}.log", f"{env['CELERY_FRAMES_QUEUE']},"
@@ -509,9 +503,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for w in workers:
             w.stop()
         web.stop()
-    mode = f"web + {args.workers} worker(s)" if args.workers else "web tier alone"
     if args.floor:
         mode = "floor"
+    elif args.workers:
+        mode = f"web + {args.workers} worker(s)"
+    else:
+        mode = "web tier alone"
     result = {
         "benchmark": "capacity",
         "mode": mode,

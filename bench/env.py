@@ -5,12 +5,20 @@ machine was), one percentile helper, and a PostgreSQL database of its own (a nam
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ml.runinfo import environment
 
-__all__ = ["ROOT", "bench_database_url", "environment", "percentiles", "recreate_database"]
+__all__ = [
+    "ROOT",
+    "bench_database_url",
+    "environment",
+    "fresh_database",
+    "percentiles",
+    "recreate_database",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +62,18 @@ def recreate_database(url: str) -> None:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{name}"')
     admin.close()
+
+
+def fresh_database(what: str, *, redis: bool) -> str:
+    """The benchmark's own database next to the one DATABASE_URL names (`<name>_<what>_bench`),
+    dropped and created afresh; the URL is returned and set as DATABASE_URL, so Django and the
+    servers the benchmark starts use it. Exits unless DATABASE_URL is PostgreSQL (and, with
+    `redis`, REDIS_URL is set)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres") or (redis and not os.environ.get("REDIS_URL")):
+        needs = "DATABASE_URL (PostgreSQL) and REDIS_URL" if redis else "DATABASE_URL (PostgreSQL)"
+        raise SystemExit(f"the {what} benchmark needs {needs}: it runs against real services")
+    own = bench_database_url(url, what)
+    recreate_database(own)
+    os.environ["DATABASE_URL"] = own
+    return own

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -46,16 +45,9 @@ def _args() -> argparse.Namespace:
 
 def main() -> None:
     args = _args()
-    if not (
-        os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")
-    ):
-        sys.exit(
-            "set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark runs against real services"
-        )
-    from bench.env import bench_database_url, recreate_database
+    from bench.env import fresh_database
 
-    os.environ["DATABASE_URL"] = bench_database_url(os.environ["DATABASE_URL"], "frames")
-    recreate_database(os.environ["DATABASE_URL"])  # the web server and workers inherit it
+    fresh_database("frames", redis=True)  # the web server and workers inherit it
     import django
 
     django.setup()

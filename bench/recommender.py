@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.env import bench_database_url, environment, percentiles, recreate_database
+from bench.env import environment, fresh_database, percentiles
 
 GOALS = ("calm", "uplift", "energise", "maintain")
 POPULATION = 300  # patients with a response model while the service is timed
@@ -160,12 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--length", type=int, default=20)
     parser.add_argument("--json", action="store_true", help="one JSON line (the default too)")
     args = parser.parse_args(argv)
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/moodtune")
-    if not base.startswith("postgres"):
-        sys.exit("the recommender benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
-    url = bench_database_url(base, "recommender")
-    recreate_database(url)
-    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/moodtune")
+    fresh_database("recommender", redis=False)
     os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
     import django

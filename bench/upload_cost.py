@@ -27,7 +27,7 @@ import tempfile
 import time
 from typing import Any
 
-from bench.env import ROOT, bench_database_url, environment, recreate_database
+from bench.env import ROOT, environment, fresh_database
 
 STEPS = {
     "accept_frame (row, commit, publish)": "services.py:accept_frame",
@@ -67,12 +67,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--uploads", type=int, default=200)
     ap.add_argument("--json", action="store_true", help="one JSON line (the default output too)")
     args = ap.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
-        raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    bench_url = bench_database_url(url, "uploadcost")
-    recreate_database(bench_url)
-    os.environ["DATABASE_URL"] = bench_url
+    fresh_database("uploadcost", redis=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
     os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="uploadcost-media-")
     os.environ["UPLOAD_RATE"] = "1000000/min"

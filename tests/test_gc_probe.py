@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.capacity import GC_PROBE, gc_pauses
+from bench.capacity import gc_pauses, gc_probed
 
 # Builds a heap of cycles, then asks for two full collections.
 CHILD = """
@@ -25,21 +25,13 @@ gc.collect()
 """
 
 
-def _run_probed(folder: Path, *, probe_dir: str | None) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(GC_PROBE), os.environ.get("PYTHONPATH", "")]),
-    }
-    if probe_dir is None:
-        env.pop("GC_PAUSE_DIR", None)
-    else:
-        env["GC_PAUSE_DIR"] = probe_dir
+def _run(env: dict[str, str], folder: Path) -> None:
     subprocess.run([sys.executable, "-c", CHILD], env=env, check=True, timeout=120, cwd=folder)
 
 
 def test_full_collections_are_timed_and_summed_up_by_window(tmp_path: Path) -> None:
     started = time.time()
-    _run_probed(tmp_path, probe_dir=str(tmp_path))
+    _run(gc_probed(dict(os.environ), tmp_path), tmp_path)
     ended = time.time()
     (log,) = tmp_path.glob("*.jsonl")
     assert log.stem.isdigit()  # one file per process id
@@ -50,5 +42,7 @@ def test_full_collections_are_timed_and_summed_up_by_window(tmp_path: Path) -> N
 
 
 def test_without_a_folder_the_probe_records_nothing(tmp_path: Path) -> None:
-    _run_probed(tmp_path, probe_dir=None)
+    env = gc_probed(dict(os.environ), tmp_path)
+    del env["GC_PAUSE_DIR"]  # the probe is on the path but has no folder
+    _run(env, tmp_path)
     assert not list(tmp_path.iterdir())

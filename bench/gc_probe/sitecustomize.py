@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-_DIR = os.environ.get("GC_PAUSE_DIR")
+_DIR = os.environ.get("GC_PAUSE_DIR", "")
 _SLOW_MS = 5.0
 _started = [0.0]
 
